@@ -1,0 +1,435 @@
+//! Workflows to `Template` entities, and entities to YAML.
+//!
+//! Every workflow becomes one `scaffolder.backstage.io/v1beta3` Template whose single step runs
+//! the workflow with the form's values. Names are chosen for the whole set ([`assign_names`]), the
+//! rest per workflow; the output is sorted by name, so the same workflows in any order give the
+//! same entities and byte-identical YAML.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::escape::literal;
+use super::form;
+use super::name::{assign_names, is_valid_tag, sanitize_tag};
+use super::{MapOptions, OwnerRule};
+use crate::workflow::Workflow;
+
+/// `apiVersion` of every Template.
+pub const API_VERSION: &str = "scaffolder.backstage.io/v1beta3";
+/// The id of the step that runs the workflow; `spec.output` reads its output.
+pub const RUN_STEP_ID: &str = "runWorkflow";
+/// SonataFlow's version when a workflow declares none.
+pub const DEFAULT_WORKFLOW_VERSION: &str = "1.0";
+
+/// Annotation keys written on every Template (plus the `backstage.io/*` source links when known).
+pub mod annotation {
+    /// The workflow id exactly as written (the entity name may differ).
+    pub const WORKFLOW_ID: &str = "orchestrator.io/workflow-id";
+    /// A JSON array of the workflow ids this Template runs, as the orchestrator plugin reads it.
+    pub const WORKFLOWS: &str = "orchestrator.io/workflows";
+    pub const WORKFLOW_VERSION: &str = "orchestrator.io/workflow-version";
+    /// SHA-256 of the source file: versions are not bumped when content changes.
+    pub const SOURCE_SHA256: &str = "orchestrator.io/source-sha256";
+    pub const SOURCE_LOCATION: &str = "backstage.io/source-location";
+    pub const VIEW_URL: &str = "backstage.io/view-url";
+    pub const EDIT_URL: &str = "backstage.io/edit-url";
+}
+
+/// A Backstage scaffolder Template entity, fields in the order they are written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Template {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: Metadata,
+    pub spec: TemplateSpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metadata {
+    pub namespace: String,
+    pub name: String,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    pub annotations: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TemplateSpec {
+    #[serde(rename = "type")]
+    pub spec_type: String,
+    pub owner: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<String>,
+    /// Form pages: a JSON array (see [`form::parameters`]).
+    pub parameters: serde_json::Value,
+    pub steps: Vec<Step>,
+    pub output: Output,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub id: String,
+    pub name: String,
+    pub action: String,
+    pub input: StepInput,
+}
+
+/// Input of the run step. The scaffolder renders every string here: workflow text goes through
+/// [`literal`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepInput {
+    pub workflow_id: String,
+    /// Always `${{ parameters }}`: the form's merged values, passed on as an object.
+    pub parameters: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Output {
+    pub links: Vec<Link>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Link {
+    pub title: String,
+    pub url: String,
+}
+
+/// Maps every workflow to a Template, sorted by `metadata.name`.
+///
+/// Ids must be unique (the caller resolves duplicates); names come from [`assign_names`] over all
+/// ids, so they are valid, distinct under Backstage's case-insensitive comparison, and do not
+/// depend on the order of `workflows`.
+pub fn map_all(workflows: &[Workflow], opts: &MapOptions) -> Vec<Template> {
+    let ids: Vec<&str> = workflows.iter().map(|w| w.id.as_str()).collect();
+    let names = assign_names(&ids);
+    let mut templates: Vec<Template> = workflows
+        .iter()
+        .zip(names)
+        .map(|(workflow, name)| map_one(workflow, name, opts))
+        .collect();
+    templates.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    templates
+}
+
+fn map_one(workflow: &Workflow, name: String, opts: &MapOptions) -> Template {
+    let id = workflow.id.as_str();
+    let title = workflow
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(id)
+        .to_owned();
+    let description = workflow
+        .description
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(str::to_owned);
+    let parameters = match &workflow.input_schema {
+        Some(schema) => form::parameters(schema, &title),
+        None => serde_json::json!([]),
+    };
+
+    Template {
+        api_version: API_VERSION.into(),
+        kind: "Template".into(),
+        metadata: Metadata {
+            namespace: opts.namespace.clone(),
+            name,
+            title,
+            description,
+            tags: tags(&workflow.annotations),
+            annotations: annotations(workflow),
+        },
+        spec: TemplateSpec {
+            spec_type: opts.spec_type.clone(),
+            owner: owner(workflow, opts),
+            system: opts.system.clone(),
+            lifecycle: opts.lifecycle.clone(),
+            parameters,
+            steps: vec![Step {
+                id: RUN_STEP_ID.into(),
+                name: "Run workflow".into(),
+                action: opts.action.clone(),
+                input: StepInput {
+                    workflow_id: literal(id),
+                    parameters: "${{ parameters }}".into(),
+                },
+            }],
+            output: Output {
+                links: vec![Link {
+                    title: "Open workflow run".into(),
+                    url: format!("${{{{ steps.{RUN_STEP_ID}.output.instanceUrl }}}}"),
+                }],
+            },
+        },
+    }
+}
+
+/// `orchestrator`, then the category of each `workflow-type/<category>` annotation (as a tag),
+/// then every other annotation that is already a valid tag; without duplicates, in that order.
+fn tags(annotations: &[String]) -> Vec<String> {
+    let categories = annotations
+        .iter()
+        .filter_map(|a| a.strip_prefix("workflow-type/"))
+        .filter_map(sanitize_tag);
+    let others = annotations
+        .iter()
+        .filter(|a| !a.starts_with("workflow-type/") && is_valid_tag(a))
+        .cloned();
+    let mut tags: Vec<String> = Vec::new();
+    for tag in std::iter::once("orchestrator".to_owned())
+        .chain(categories)
+        .chain(others)
+    {
+        if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    tags
+}
+
+fn annotations(workflow: &Workflow) -> BTreeMap<String, String> {
+    let id = workflow.id.as_str();
+    let mut out = BTreeMap::new();
+    out.insert(annotation::WORKFLOW_ID.into(), id.to_owned());
+    out.insert(
+        annotation::WORKFLOWS.into(),
+        serde_json::to_string(&[id]).expect("a list of strings serialises"),
+    );
+    out.insert(
+        annotation::WORKFLOW_VERSION.into(),
+        workflow
+            .version
+            .clone()
+            .unwrap_or_else(|| DEFAULT_WORKFLOW_VERSION.into()),
+    );
+    out.insert(
+        annotation::SOURCE_SHA256.into(),
+        workflow.origin.sha256.clone(),
+    );
+    if let Some(links) = &workflow.origin.links {
+        out.insert(
+            annotation::SOURCE_LOCATION.into(),
+            links.source_location.clone(),
+        );
+        if let Some(url) = &links.view_url {
+            out.insert(annotation::VIEW_URL.into(), url.clone());
+        }
+        if let Some(url) = &links.edit_url {
+            out.insert(annotation::EDIT_URL.into(), url.clone());
+        }
+    }
+    out
+}
+
+/// The owner of the first rule that matches, else the default. A rule matches when each glob it
+/// has matches (the path glob against `origin.path`, the id glob against the id); a rule with no
+/// glob matches every workflow.
+fn owner(workflow: &Workflow, opts: &MapOptions) -> String {
+    let matches = |rule: &OwnerRule| {
+        rule.path
+            .as_ref()
+            .is_none_or(|g| g.is_match(Path::new(&workflow.origin.path)))
+            && rule.id.as_ref().is_none_or(|g| g.is_match(&workflow.id))
+    };
+    opts.owner_rules
+        .iter()
+        .find(|rule| matches(rule))
+        .map_or_else(|| opts.owner.clone(), |rule| rule.owner.clone())
+}
+
+/// One Template as a YAML document (no `---`).
+///
+/// Ambiguous scalars (`yes`, `1.0`, `010`, `null`) are quoted by serde-saphyr, so every string
+/// reads back as a string.
+pub fn to_yaml_one(template: &Template) -> String {
+    // Only strings, sequences, string-keyed maps and JSON values: nothing the serializer rejects.
+    serde_saphyr::to_string(template).expect("a Template always serialises to YAML")
+}
+
+/// Templates as one multi-document YAML stream, `---` between documents; empty for no templates.
+pub fn to_yaml(templates: &[Template]) -> String {
+    let docs: Vec<String> = templates.iter().map(to_yaml_one).collect();
+    docs.join("---\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workflow::{Origin, SourceLinks};
+    use globset::Glob;
+    use serde_json::json;
+
+    fn workflow(id: &str) -> Workflow {
+        Workflow {
+            id: id.into(),
+            name: None,
+            description: None,
+            version: None,
+            annotations: Vec::new(),
+            metadata: BTreeMap::new(),
+            input_schema: None,
+            origin: Origin {
+                path: format!("flows/{id}.sw.yaml"),
+                sha256: "ab".repeat(32),
+                custom_resource: false,
+                links: None,
+            },
+        }
+    }
+
+    fn map_single(w: Workflow, opts: &MapOptions) -> Template {
+        map_all(&[w], opts).remove(0)
+    }
+
+    #[test]
+    fn title_falls_back_to_id_and_blank_description_is_omitted() {
+        let mut w = workflow("greeting");
+        w.name = Some("  ".into());
+        w.description = Some(" \n ".into());
+        let t = map_single(w, &MapOptions::default());
+        assert_eq!(t.metadata.title, "greeting");
+        assert_eq!(t.metadata.description, None);
+    }
+
+    #[test]
+    fn description_is_trimmed() {
+        let mut w = workflow("greeting");
+        w.description = Some("  Says hello.\n".into());
+        let t = map_single(w, &MapOptions::default());
+        assert_eq!(t.metadata.description.as_deref(), Some("Says hello."));
+    }
+
+    #[test]
+    fn missing_version_is_sonataflow_default() {
+        let t = map_single(workflow("greeting"), &MapOptions::default());
+        assert_eq!(t.metadata.annotations[annotation::WORKFLOW_VERSION], "1.0");
+    }
+
+    #[test]
+    fn workflows_annotation_is_a_json_array() {
+        let t = map_single(workflow(r#"a"b"#), &MapOptions::default());
+        assert_eq!(t.metadata.annotations[annotation::WORKFLOWS], r#"["a\"b"]"#);
+    }
+
+    #[test]
+    fn templated_id_is_escaped_in_step_input_only() {
+        let id = "${{ values.workflowId }}";
+        let t = map_single(workflow(id), &MapOptions::default());
+        assert_eq!(t.spec.steps[0].input.workflow_id, literal(id));
+        assert_eq!(t.metadata.annotations[annotation::WORKFLOW_ID], id);
+        assert_eq!(t.metadata.title, id);
+    }
+
+    #[test]
+    fn tags_put_category_first_and_skip_invalid_annotations() {
+        let annotations = [
+            "Self Service",
+            "workflow-type/Infrastructure",
+            "demo",
+            "orchestrator",
+            "workflow-type/日本",
+            "demo",
+            "Bad_Tag",
+        ];
+        assert_eq!(
+            tags(&annotations.map(String::from)),
+            ["orchestrator", "infrastructure", "demo"]
+        );
+    }
+
+    #[test]
+    fn first_matching_owner_rule_wins() {
+        let glob = |g: &str| Some(Glob::new(g).unwrap().compile_matcher());
+        let opts = MapOptions {
+            owner_rules: vec![
+                OwnerRule {
+                    path: glob("team-a/**"),
+                    id: glob("billing-*"),
+                    owner: "group:default/a-billing".into(),
+                },
+                OwnerRule {
+                    path: glob("team-a/**"),
+                    id: None,
+                    owner: "group:default/a".into(),
+                },
+                OwnerRule {
+                    path: None,
+                    id: glob("billing-*"),
+                    owner: "group:default/billing".into(),
+                },
+            ],
+            ..MapOptions::default()
+        };
+        let at = |path: &str, id: &str| {
+            let mut w = workflow(id);
+            w.origin.path = path.into();
+            map_single(w, &opts).spec.owner
+        };
+        assert_eq!(
+            at("team-a/x/f.sw.yaml", "billing-run"),
+            "group:default/a-billing"
+        );
+        assert_eq!(at("team-a/f.sw.yaml", "other"), "group:default/a");
+        assert_eq!(
+            at("team-b/f.sw.yaml", "billing-run"),
+            "group:default/billing"
+        );
+        assert_eq!(at("team-b/f.sw.yaml", "other"), "unknown");
+    }
+
+    #[test]
+    fn source_links_become_backstage_annotations() {
+        let mut w = workflow("greeting");
+        w.origin.links = Some(SourceLinks {
+            source_location: "url:https://example.com/tree/main/flows/".into(),
+            view_url: Some("https://example.com/blob/main/flows/g.sw.yaml".into()),
+            edit_url: None,
+        });
+        let t = map_single(w, &MapOptions::default());
+        let a = &t.metadata.annotations;
+        assert_eq!(
+            a[annotation::SOURCE_LOCATION],
+            "url:https://example.com/tree/main/flows/"
+        );
+        assert!(a.contains_key(annotation::VIEW_URL));
+        assert!(!a.contains_key(annotation::EDIT_URL));
+    }
+
+    #[test]
+    fn schema_becomes_form_pages() {
+        let mut w = workflow("greeting");
+        w.name = Some("Greeting".into());
+        w.input_schema = Some(json!({"type": "object", "properties": {"n": {"type": "string"}}}));
+        let t = map_single(w, &MapOptions::default());
+        assert_eq!(t.spec.parameters[0]["title"], "Greeting");
+    }
+
+    #[test]
+    fn output_is_sorted_by_name() {
+        let ws = [workflow("b"), workflow("c"), workflow("a")];
+        let names: Vec<_> = map_all(&ws, &MapOptions::default())
+            .into_iter()
+            .map(|t| t.metadata.name)
+            .collect();
+        assert_eq!(names, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn yaml_documents_are_separated_by_dashes() {
+        let ts = map_all(&[workflow("a"), workflow("b")], &MapOptions::default());
+        let yaml = to_yaml(&ts);
+        assert_eq!(yaml.matches("\n---\n").count(), 1);
+        assert!(yaml.starts_with("apiVersion: "));
+        assert_eq!(to_yaml(&[]), "");
+    }
+}

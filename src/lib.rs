@@ -1,0 +1,24 @@
+//! orchestrator-provider makes SonataFlow workflows appear in Backstage as runnable Templates.
+//!
+//! Data flows one way, one module per idea:
+//!
+//! ```text
+//!  folder ──> source ──> Workflow ──> entity::map ──> Template ──> sink (export: stdout / folder)
+//!             (read)     (model)      (pure)
+//! ```
+//!
+//! - [`workflow`]: the domain model; parses Serverless Workflow 0.8 files and SonataFlow custom
+//!   resources and resolves their input schemas, reading only through a [`workflow::Tree`].
+//! - [`source`]: where workflows come from; each source returns a [`source::Snapshot`] of
+//!   workflows plus the diagnostics of what it could not read.
+//! - [`entity`]: maps workflows to Backstage `Template` entities (names, form, step).
+//! - [`sink`]: where entities go (today: export as YAML/JSON to stdout or a folder).
+//! - [`config`]: one typed configuration, from file < environment < flags.
+//! - [`pipeline`]: ties the above together for the `export` and `check` commands.
+
+pub mod config;
+pub mod entity;
+pub mod pipeline;
+pub mod sink;
+pub mod source;
+pub mod workflow;

@@ -1,0 +1,130 @@
+//! The `orchestrator-provider` command: argument parsing and wiring only.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use orchestrator_provider::config::{ConfigError, Format, Layers};
+use orchestrator_provider::{pipeline, sink::export};
+
+/// Publish SonataFlow workflows to Backstage as software Templates.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Map workflows to Templates and print them (or write them to a folder).
+    Export {
+        /// Workflow folders to read instead of the configured sources.
+        paths: Vec<PathBuf>,
+        /// Configuration file (YAML).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum)]
+        format: Option<FormatArg>,
+        /// Write one file per template and a catalog-info.yaml Location into this folder.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Read and map workflows like `export`, print only the diagnostics (for a workflow repo's CI).
+    Check {
+        /// Workflow folders to read instead of the configured sources.
+        paths: Vec<PathBuf>,
+        /// Configuration file (YAML).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FormatArg {
+    Yaml,
+    Json,
+}
+
+const EXIT_FAILED_WORKFLOWS: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (paths, config, format, out) = match cli.command {
+        Command::Export {
+            paths,
+            config,
+            format,
+            out,
+        } => (paths, config, format, Some(out)),
+        Command::Check { paths, config } => (paths, config, None, None),
+    };
+    let config = match load_config(config, &paths, format) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let outcome = pipeline::run(&config);
+    for d in &outcome.diagnostics {
+        eprintln!("{d}");
+    }
+    if let Some(out) = out {
+        let written = match out {
+            None => export::render(&outcome.templates, config.export.format)
+                .map(|text| print!("{text}")),
+            Some(dir) => {
+                export::write_dir(&dir, &outcome.templates, config.export.format).map(|r| {
+                    eprintln!(
+                        "{}: {} written, {} unchanged, {} removed",
+                        dir.display(),
+                        r.written.len(),
+                        r.unchanged.len(),
+                        r.removed.len()
+                    )
+                })
+            }
+        };
+        if let Err(e) = written {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
+    eprintln!("{}", outcome.summary());
+    if outcome.errors() > 0 {
+        ExitCode::from(EXIT_FAILED_WORKFLOWS)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn load_config(
+    file: Option<PathBuf>,
+    paths: &[PathBuf],
+    format: Option<FormatArg>,
+) -> Result<orchestrator_provider::config::Config, ConfigError> {
+    let mut layers = Layers::new();
+    if let Some(file) = &file {
+        layers.file(file)?;
+    }
+    layers.env(std::env::vars())?;
+    if !paths.is_empty() {
+        let sources = paths
+            .iter()
+            .map(|p| serde_json::json!({"type": "dir", "path": p}))
+            .collect();
+        layers.flag("sources", "PATH", serde_json::Value::Array(sources));
+    }
+    if let Some(f) = format {
+        let name = match f {
+            FormatArg::Yaml => Format::Yaml,
+            FormatArg::Json => Format::Json,
+        };
+        let text = if name == Format::Json { "json" } else { "yaml" };
+        layers.flag("export.format", "--format", serde_json::json!(text));
+    }
+    layers.build()
+}

@@ -1,0 +1,337 @@
+//! A folder on disk as a workflow source.
+//!
+//! Walks the folder for files matching the include globs (and none of the exclude globs), parses
+//! them in parallel, picks one winner per workflow id, then resolves each winner's input schema.
+//! A SonataFlow CR's ConfigMaps are looked up in its own file first, then in the YAML files of
+//! its folder, and mounted over that folder the way the operator mounts them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use sha2::{Digest, Sha256};
+
+use super::{Snapshot, SourceError};
+use crate::workflow::{
+    ConfigMap, Diagnostic, DirTree, InputSchemaRef, MemoryTree, Origin, Overlay, ParseLimits,
+    ParsedWorkflow, SchemaResolver, Tree, Workflow, join, parent, parse_file,
+};
+
+/// The file names read when none are configured.
+pub const DEFAULT_INCLUDE: [&str; 3] = ["**/*.sw.json", "**/*.sw.yaml", "**/*.sw.yml"];
+
+/// How to read a folder.
+#[derive(Debug, Clone)]
+pub struct DirSource {
+    pub root: PathBuf,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub limits: ParseLimits,
+    pub resource_roots: Vec<String>,
+}
+
+impl DirSource {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            include: DEFAULT_INCLUDE.iter().map(|s| s.to_string()).collect(),
+            exclude: Vec::new(),
+            limits: ParseLimits::default(),
+            resource_roots: vec!["src/main/resources".into()],
+        }
+    }
+
+    /// Reads the whole folder. Only a missing or unreadable root is an error; anything wrong with
+    /// a file is a diagnostic in the snapshot.
+    pub fn read(&self) -> Result<Snapshot, SourceError> {
+        let folder_error = |reason: String| SourceError::Folder {
+            path: self.root.display().to_string(),
+            reason,
+        };
+        let include = globs(&self.include).map_err(folder_error)?;
+        let exclude = globs(&self.exclude).map_err(folder_error)?;
+        let tree = DirTree::new(&self.root, self.limits.max_file_bytes)
+            .map_err(|e| folder_error(e.to_string()))?;
+        let files = list_files(tree.root(), &include, &exclude).map_err(folder_error)?;
+        Ok(read_tree(&tree, &files, &self.limits, &self.resource_roots))
+    }
+}
+
+fn globs(patterns: &[String]) -> Result<GlobSet, String> {
+    let mut builder = GlobSetBuilder::new();
+    for p in patterns {
+        let glob = Glob::new(p).map_err(|e| format!("invalid glob {p:?}: {e}"))?;
+        builder.add(glob);
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
+/// Relative `/`-separated paths of the matching files, sorted. Symlinked folders are not
+/// followed (no loops, no escapes); symlinked files are listed and judged by the tree on read.
+fn list_files(root: &Path, include: &GlobSet, exclude: &GlobSet) -> Result<Vec<String>, String> {
+    let mut files = Vec::new();
+    let mut walk = walkdir::WalkDir::new(root).follow_links(false).into_iter();
+    while let Some(entry) = walk.next() {
+        let entry = match entry {
+            Ok(e) => e,
+            // An unreadable root is fatal; an unreadable subfolder is skipped like git-sync does.
+            Err(e) if e.depth() == 0 => return Err(e.to_string()),
+            Err(_) => continue,
+        };
+        let Ok(rel) = entry.path().strip_prefix(root) else {
+            continue;
+        };
+        let rel = rel.to_string_lossy().replace('\\', "/");
+        if entry.file_type().is_dir() {
+            if entry.depth() > 0 && (rel.ends_with("/.git") || rel == ".git") {
+                walk.skip_current_dir();
+            }
+            continue;
+        }
+        if include.is_match(&rel) && !exclude.is_match(&rel) {
+            files.push(rel);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// One parsed file, ready for the sequential part of a read.
+struct FileResult {
+    path: String,
+    sha256: String,
+    outcome: Result<crate::workflow::ParsedFile, String>,
+}
+
+/// Reads the listed files of a tree into a snapshot. Shared by every source that has a tree.
+pub fn read_tree(
+    tree: &dyn Tree,
+    files: &[String],
+    limits: &ParseLimits,
+    resource_roots: &[String],
+) -> Snapshot {
+    let parsed = parse_all(tree, files, limits);
+    let mut diagnostics = Vec::new();
+    // Workflows by id; the first in (path, document) order wins, which does not depend on the
+    // order a file system lists files in.
+    let mut winners: BTreeMap<String, (&FileResult, &ParsedWorkflow)> = BTreeMap::new();
+    let mut config_maps: HashMap<&str, Vec<&ConfigMap>> = HashMap::new();
+    for file in &parsed {
+        let content = match &file.outcome {
+            Ok(content) => content,
+            Err(reason) => {
+                diagnostics.push(Diagnostic::error(&file.path, None, reason));
+                continue;
+            }
+        };
+        for problem in &content.problems {
+            diagnostics.push(Diagnostic::error(
+                &file.path,
+                problem.workflow_id.as_deref(),
+                document_message(content, problem.document, &problem.message),
+            ));
+        }
+        config_maps
+            .entry(parent(&file.path))
+            .or_default()
+            .extend(content.config_maps.iter());
+        for wf in &content.workflows {
+            match winners.get(&wf.id) {
+                Some((winner, _)) => diagnostics.push(Diagnostic::error(
+                    &file.path,
+                    Some(&wf.id),
+                    format!(
+                        "duplicate workflow id: also defined in {}, which is used (the first file in path order wins); give one of them another id",
+                        winner.path
+                    ),
+                )),
+                None => {
+                    winners.insert(wf.id.clone(), (file, wf));
+                }
+            }
+        }
+    }
+
+    let mut resolver = SchemaResolver::new(tree, resource_roots);
+    let mut workflows = Vec::with_capacity(winners.len());
+    for (file, wf) in winners.into_values() {
+        let input_schema = wf.data_input_schema.as_ref().and_then(|reference| {
+            let resolved = if wf.mounts.is_empty() {
+                resolver.resolve(&file.path, reference)
+            } else {
+                let overlay =
+                    mount_config_maps(tree, file, wf, &config_maps, limits, &mut diagnostics);
+                let tree = Overlay {
+                    upper: &overlay,
+                    lower: tree,
+                };
+                SchemaResolver::new(&tree, resource_roots).resolve(&file.path, reference)
+            };
+            resolved
+                .map_err(|e| {
+                    diagnostics.push(Diagnostic::warning(
+                        &file.path,
+                        Some(&wf.id),
+                        format!(
+                            "input schema {}: {e}; the template is published without a form",
+                            describe(reference)
+                        ),
+                    ))
+                })
+                .ok()
+        });
+        workflows.push(Workflow {
+            id: wf.id.clone(),
+            name: wf.name.clone(),
+            description: wf.description.clone(),
+            version: wf.version.clone(),
+            annotations: wf.annotations.clone(),
+            metadata: wf.metadata.clone(),
+            input_schema,
+            origin: Origin {
+                path: file.path.clone(),
+                sha256: file.sha256.clone(),
+                custom_resource: wf.custom_resource,
+                links: None,
+            },
+        });
+    }
+    diagnostics.sort();
+    Snapshot {
+        workflows,
+        diagnostics,
+    }
+}
+
+fn describe(reference: &InputSchemaRef) -> String {
+    match reference {
+        InputSchemaRef::Path(p) => format!("`{p}`"),
+        InputSchemaRef::Inline(_) => "(inline)".into(),
+    }
+}
+
+fn document_message(
+    content: &crate::workflow::ParsedFile,
+    document: usize,
+    message: &str,
+) -> String {
+    let many = content.problems.len() + content.workflows.len() > 1 || document > 0;
+    if many {
+        format!("document {}: {message}", document + 1)
+    } else {
+        message.to_owned()
+    }
+}
+
+/// Parses every file, on all cores: reading and parsing dominate a cold read.
+fn parse_all(tree: &dyn Tree, files: &[String], limits: &ParseLimits) -> Vec<FileResult> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len().max(1));
+    let chunk = files.len().div_ceil(workers).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|p| parse_one(tree, p, limits))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("parser thread panicked"))
+            .collect()
+    })
+}
+
+fn parse_one(tree: &dyn Tree, path: &str, limits: &ParseLimits) -> FileResult {
+    match tree.read(path) {
+        Ok(bytes) => FileResult {
+            path: path.to_owned(),
+            sha256: hex::encode(Sha256::digest(&bytes)),
+            outcome: parse_file(path, &bytes, limits).map_err(|e| e.to_string()),
+        },
+        Err(e) => FileResult {
+            path: path.to_owned(),
+            sha256: String::new(),
+            outcome: Err(e.to_string()),
+        },
+    }
+}
+
+/// The files a CR's ConfigMaps put beside it: `<folder>/<workflowPath>/<key>`. A ConfigMap is
+/// looked for in the CR's own file, then in the other YAML files of its folder.
+fn mount_config_maps(
+    tree: &dyn Tree,
+    file: &FileResult,
+    wf: &ParsedWorkflow,
+    known: &HashMap<&str, Vec<&ConfigMap>>,
+    limits: &ParseLimits,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> MemoryTree {
+    let folder = parent(&file.path);
+    let mut overlay = MemoryTree::new();
+    let mut siblings: Option<Vec<ConfigMap>> = None;
+    for mount in &wf.mounts {
+        let found = known
+            .get(folder)
+            .and_then(|maps| {
+                maps.iter()
+                    .find(|m| m.name == mount.config_map)
+                    .map(|m| (*m).clone())
+            })
+            .or_else(|| {
+                siblings
+                    .get_or_insert_with(|| sibling_config_maps(tree, folder, limits))
+                    .iter()
+                    .find(|m| m.name == mount.config_map)
+                    .cloned()
+            });
+        let Some(config_map) = found else {
+            diagnostics.push(Diagnostic::warning(
+                &file.path,
+                Some(&wf.id),
+                format!(
+                    "ConfigMap `{}` is not in this file or folder; files it would mount are missing",
+                    mount.config_map
+                ),
+            ));
+            continue;
+        };
+        let Ok(dir) = join(folder, &mount.workflow_path) else {
+            continue;
+        };
+        for (key, content) in &config_map.data {
+            if let Ok(path) = join(&dir, key) {
+                overlay.insert(path, content.as_bytes().to_vec());
+            }
+        }
+    }
+    overlay
+}
+
+fn sibling_config_maps(tree: &dyn Tree, folder: &str, limits: &ParseLimits) -> Vec<ConfigMap> {
+    let Some(root) = tree.local_root() else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir(root.join(folder)) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".yaml") || n.ends_with(".yml"))
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .filter_map(|name| {
+            let path = join(folder, name).ok()?;
+            let bytes = tree.read(&path).ok()?;
+            parse_file(&path, &bytes, limits).ok()
+        })
+        .flat_map(|parsed| parsed.config_maps)
+        .collect()
+}

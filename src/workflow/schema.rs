@@ -1,0 +1,518 @@
+//! Resolving a workflow's `dataInputSchema` into one self-contained JSON Schema.
+//!
+//! The schema may be inline or a file; it may `$ref` other local files (`other.json`,
+//! `../common.json#/definitions/x`, `classpath:/schemas/x.json`, `file://...`). Every `$ref` is
+//! inlined so that the scaffolder form needs nothing else. Remote references are never fetched,
+//! nothing outside the source root is read (the [`Tree`] enforces it), cycles and runaway
+//! expansions are reported instead of followed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::parse::InputSchemaRef;
+use super::tree::{Tree, TreeError, join, parent};
+
+/// Why an input schema could not be resolved. The workflow is still published, without a form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchemaError {
+    #[error(
+        "`{reference}` is remote; remote schemas are never fetched: copy the schema into the repository and reference it by path"
+    )]
+    Remote { reference: String },
+    #[error("`{reference}` not found (looked for {tried})")]
+    NotFound { reference: String, tried: String },
+    #[error("`{reference}` points outside the source root; only files inside it are read")]
+    OutsideRoot { reference: String },
+    #[error("`$ref` cycle: {chain}; a form cannot be generated from a recursive schema")]
+    Cycle { chain: String },
+    #[error("`{file}` is not a valid JSON or YAML schema: {reason}")]
+    Invalid { file: String, reason: String },
+    #[error("`{reference}`: the JSON pointer `{pointer}` matches nothing in `{file}`")]
+    Pointer {
+        reference: String,
+        file: String,
+        pointer: String,
+    },
+    #[error("expanding its `$ref`s exceeds {limit} schema nodes; simplify the schema")]
+    TooLarge { limit: usize },
+    #[error("{0}")]
+    Tree(TreeError),
+}
+
+/// Expansion budget per resolved schema: generous for real forms, fatal for ref explosions.
+const MAX_NODES: usize = 100_000;
+
+/// Reads and inlines input schemas for the workflows of one tree, parsing each schema file once.
+pub struct SchemaResolver<'t> {
+    tree: &'t dyn Tree,
+    resource_roots: Vec<String>,
+    files: HashMap<String, Result<Arc<Value>, SchemaError>>,
+}
+
+/// Where a `$ref` is evaluated: the document it is in and the path its relative refs start from.
+#[derive(Clone)]
+struct Context {
+    doc: Arc<Value>,
+    doc_key: String,
+    base: String,
+}
+
+impl<'t> SchemaResolver<'t> {
+    /// `resource_roots` are path suffixes (`src/main/resources`) that mark a classpath root: the
+    /// nearest ancestor of a workflow that ends with one, and the folder itself if it exists at
+    /// the top of the tree, are searched for `classpath:` references.
+    pub fn new(tree: &'t dyn Tree, resource_roots: &[String]) -> Self {
+        Self {
+            tree,
+            resource_roots: resource_roots
+                .iter()
+                .map(|r| r.trim_matches('/').to_owned())
+                .filter(|r| !r.is_empty())
+                .collect(),
+            files: HashMap::new(),
+        }
+    }
+
+    /// Resolves the `dataInputSchema` of the workflow in file `workflow_path`.
+    pub fn resolve(
+        &mut self,
+        workflow_path: &str,
+        reference: &InputSchemaRef,
+    ) -> Result<Value, SchemaError> {
+        let roots = self.classpath_roots(workflow_path);
+        let (ctx, root) = match reference {
+            InputSchemaRef::Inline(schema) => {
+                let doc = Arc::new(schema.clone());
+                let ctx = Context {
+                    doc: doc.clone(),
+                    doc_key: format!("{workflow_path}#dataInputSchema"),
+                    base: workflow_path.to_owned(),
+                };
+                (ctx, doc)
+            }
+            InputSchemaRef::Path(path) => {
+                let (file, pointer) = split_fragment(path);
+                let file = self.locate(file, workflow_path, &roots, true)?;
+                let doc = self.load(&file)?;
+                let target = select(&doc, pointer, path, &file)?.clone();
+                let ctx = Context {
+                    doc,
+                    doc_key: file.clone(),
+                    base: file,
+                };
+                (ctx, Arc::new(target))
+            }
+        };
+        let mut budget = MAX_NODES;
+        let mut stack = Vec::new();
+        self.expand(&root, &ctx, &roots, &mut stack, &mut budget)
+    }
+
+    fn classpath_roots(&self, workflow_path: &str) -> Vec<String> {
+        let dir = parent(workflow_path);
+        let mut roots = vec![dir.to_owned()];
+        for suffix in &self.resource_roots {
+            // The nearest ancestor folder of the workflow that is a resource root...
+            let mut ancestor = dir;
+            loop {
+                if ancestor == suffix.as_str() || ancestor.ends_with(&format!("/{suffix}")) {
+                    roots.push(ancestor.to_owned());
+                    break;
+                }
+                if ancestor.is_empty() {
+                    break;
+                }
+                ancestor = parent(ancestor);
+            }
+            // ...and the root folder of that name at the top of the tree.
+            roots.push(suffix.clone());
+        }
+        let mut seen = std::collections::HashSet::new();
+        roots.retain(|r| seen.insert(r.clone()));
+        roots
+    }
+
+    /// Turns a reference into a tree path. `from` is the file the reference is written in.
+    /// `fallback_to_roots`: SonataFlow loads a relative `dataInputSchema` from the classpath, so
+    /// a relative path is tried beside the workflow first, then in the resource roots.
+    fn locate(
+        &mut self,
+        reference: &str,
+        from: &str,
+        roots: &[String],
+        fallback_to_roots: bool,
+    ) -> Result<String, SchemaError> {
+        let outside = || SchemaError::OutsideRoot {
+            reference: reference.to_owned(),
+        };
+        let candidates: Vec<String> = if let Some(rest) = reference.strip_prefix("classpath:") {
+            let rest = rest.trim_start_matches('/');
+            roots
+                .iter()
+                .map(|root| join(root, rest).map_err(|_| outside()))
+                .collect::<Result<_, _>>()?
+        } else if let Some(rest) = reference.strip_prefix("file:") {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            if path.starts_with('/') {
+                let root = self.tree.local_root().ok_or_else(outside)?;
+                let relative = std::path::Path::new(path)
+                    .strip_prefix(root)
+                    .map_err(|_| outside())?;
+                vec![join("", &relative.to_string_lossy()).map_err(|_| outside())?]
+            } else {
+                vec![join(parent(from), path).map_err(|_| outside())?]
+            }
+        } else if is_remote(reference) {
+            return Err(SchemaError::Remote {
+                reference: reference.to_owned(),
+            });
+        } else if reference.starts_with('/') {
+            return Err(outside());
+        } else {
+            let mut c = vec![join(parent(from), reference).map_err(|_| outside())?];
+            if fallback_to_roots {
+                for root in roots {
+                    if let Ok(p) = join(root, reference) {
+                        c.push(p);
+                    }
+                }
+            }
+            c
+        };
+        let mut tried = Vec::new();
+        for candidate in candidates {
+            if tried.contains(&candidate) {
+                continue;
+            }
+            match self.load(&candidate) {
+                Ok(_) => return Ok(candidate),
+                Err(SchemaError::Tree(TreeError::NotFound { .. })) => tried.push(candidate),
+                Err(SchemaError::Tree(TreeError::OutsideRoot { .. })) => return Err(outside()),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(SchemaError::NotFound {
+            reference: reference.to_owned(),
+            tried: tried.join(", "),
+        })
+    }
+
+    fn load(&mut self, path: &str) -> Result<Arc<Value>, SchemaError> {
+        if let Some(cached) = self.files.get(path) {
+            return cached.clone();
+        }
+        let loaded = self
+            .tree
+            .read(path)
+            .map_err(SchemaError::Tree)
+            .and_then(|bytes| parse_schema(path, &bytes).map(Arc::new));
+        self.files.insert(path.to_owned(), loaded.clone());
+        loaded
+    }
+
+    fn expand(
+        &mut self,
+        value: &Value,
+        ctx: &Context,
+        roots: &[String],
+        stack: &mut Vec<String>,
+        budget: &mut usize,
+    ) -> Result<Value, SchemaError> {
+        *budget = budget
+            .checked_sub(1)
+            .ok_or(SchemaError::TooLarge { limit: MAX_NODES })?;
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(reference)) = map.get("$ref") {
+                    return self.expand_ref(reference, map, ctx, roots, stack, budget);
+                }
+                let mut out = Map::with_capacity(map.len());
+                for (key, v) in map {
+                    match key.as_str() {
+                        // Reachable only through `$ref`s, which are inlined: drop them.
+                        "definitions" | "$defs" => {}
+                        // Data, not schemas: a `$ref` key in there is a value.
+                        "enum" | "const" | "default" | "examples" => {
+                            out.insert(key.clone(), v.clone());
+                        }
+                        _ => {
+                            out.insert(key.clone(), self.expand(v, ctx, roots, stack, budget)?);
+                        }
+                    }
+                }
+                Ok(Value::Object(out))
+            }
+            Value::Array(items) => items
+                .iter()
+                .map(|v| self.expand(v, ctx, roots, stack, budget))
+                .collect::<Result<_, _>>()
+                .map(Value::Array),
+            other => Ok(other.clone()),
+        }
+    }
+
+    fn expand_ref(
+        &mut self,
+        reference: &str,
+        siblings: &Map<String, Value>,
+        ctx: &Context,
+        roots: &[String],
+        stack: &mut Vec<String>,
+        budget: &mut usize,
+    ) -> Result<Value, SchemaError> {
+        let (file, pointer) = split_fragment(reference);
+        let target_ctx = if file.is_empty() {
+            ctx.clone()
+        } else {
+            let path = self.locate(file, &ctx.base, roots, false)?;
+            Context {
+                doc: self.load(&path)?,
+                doc_key: path.clone(),
+                base: path,
+            }
+        };
+        let key = format!("{}#{}", target_ctx.doc_key, pointer);
+        if stack.contains(&key) {
+            let mut chain: Vec<&str> = stack.iter().map(String::as_str).collect();
+            chain.push(&key);
+            return Err(SchemaError::Cycle {
+                chain: chain.join(" -> "),
+            });
+        }
+        let target = select(&target_ctx.doc, pointer, reference, &target_ctx.doc_key)?.clone();
+        stack.push(key);
+        let expanded = self.expand(&target, &target_ctx, roots, stack, budget);
+        stack.pop();
+        let mut expanded = expanded?;
+        // Keywords beside a `$ref` (a title, a description, `ui:` hints) refine the target.
+        if let Value::Object(out) = &mut expanded {
+            for (k, v) in siblings {
+                if k != "$ref" {
+                    out.insert(k.clone(), self.expand(v, ctx, roots, stack, budget)?);
+                }
+            }
+        }
+        Ok(expanded)
+    }
+}
+
+/// Resolves one workflow's input schema with a resolver of its own (no cache shared).
+pub fn resolve_input_schema(
+    tree: &dyn Tree,
+    resource_roots: &[String],
+    workflow_path: &str,
+    reference: &InputSchemaRef,
+) -> Result<Value, SchemaError> {
+    SchemaResolver::new(tree, resource_roots).resolve(workflow_path, reference)
+}
+
+fn split_fragment(reference: &str) -> (&str, &str) {
+    match reference.split_once('#') {
+        Some((file, pointer)) => (file, pointer),
+        None => (reference, ""),
+    }
+}
+
+fn is_remote(reference: &str) -> bool {
+    // Any URI scheme other than the two we map to files (`classpath:`, `file:`).
+    match reference.split_once(':') {
+        Some((scheme, _)) => {
+            scheme.len() > 1
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        }
+        None => false,
+    }
+}
+
+fn select<'v>(
+    doc: &'v Value,
+    pointer: &str,
+    reference: &str,
+    file: &str,
+) -> Result<&'v Value, SchemaError> {
+    if pointer.is_empty() || pointer == "/" {
+        return Ok(doc);
+    }
+    let decoded = percent_decode(pointer);
+    doc.pointer(&decoded).ok_or_else(|| SchemaError::Pointer {
+        reference: reference.to_owned(),
+        file: file.to_owned(),
+        pointer: pointer.to_owned(),
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_owned();
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn parse_schema(path: &str, bytes: &[u8]) -> Result<Value, SchemaError> {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let invalid = |reason: String| SchemaError::Invalid {
+        file: path.to_owned(),
+        reason,
+    };
+    let lower = path.to_ascii_lowercase();
+    let value: Value = if lower.ends_with(".yaml") || lower.ends_with(".yml") {
+        let text = std::str::from_utf8(bytes).map_err(|_| invalid("not UTF-8".into()))?;
+        let mut opts = serde_saphyr::Options::default();
+        opts.strict_booleans = true;
+        opts.with_snippet = false;
+        serde_saphyr::from_str_with_options(text, opts)
+            .map_err(|e| invalid(e.to_string().lines().next().unwrap_or("").to_owned()))?
+    } else {
+        serde_json::from_slice(bytes).map_err(|e| invalid(e.to_string()))?
+    };
+    if !value.is_object() {
+        return Err(invalid("a schema must be a JSON object".into()));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workflow::MemoryTree;
+    use serde_json::json;
+
+    fn tree(files: &[(&str, Value)]) -> MemoryTree {
+        let mut t = MemoryTree::new();
+        for (path, v) in files {
+            t.insert(*path, serde_json::to_vec(v).unwrap());
+        }
+        t
+    }
+
+    fn resolve(t: &MemoryTree, wf: &str, r: &str) -> Result<Value, SchemaError> {
+        resolve_input_schema(
+            t,
+            &["src/main/resources".to_owned()],
+            wf,
+            &InputSchemaRef::Path(r.into()),
+        )
+    }
+
+    #[test]
+    fn relative_parent_and_cross_file_refs_are_inlined() {
+        let t = tree(&[
+            (
+                "flows/a/in.json",
+                json!({"type": "object", "properties": {"who": {"$ref": "../common.json#/definitions/person", "title": "Who"}}}),
+            ),
+            (
+                "flows/common.json",
+                json!({"definitions": {"person": {"type": "object", "properties": {"name": {"$ref": "#/definitions/name"}}}, "name": {"type": "string"}}}),
+            ),
+        ]);
+        let s = resolve(&t, "flows/a/a.sw.yaml", "in.json").unwrap();
+        assert_eq!(
+            s,
+            json!({"type": "object", "properties": {"who": {"type": "object", "properties": {"name": {"type": "string"}}, "title": "Who"}}})
+        );
+    }
+
+    #[test]
+    fn classpath_refs_resolve_against_the_resource_root() {
+        let t = tree(&[(
+            "svc/src/main/resources/schemas/in.json",
+            json!({"type": "object"}),
+        )]);
+        let s = resolve(
+            &t,
+            "svc/src/main/resources/sub/a.sw.yaml",
+            "classpath:/schemas/in.json",
+        )
+        .unwrap();
+        assert_eq!(s, json!({"type": "object"}));
+        // A plain relative path falls back to the classpath root, as SonataFlow loads it.
+        assert!(
+            resolve(
+                &t,
+                "svc/src/main/resources/sub/a.sw.yaml",
+                "schemas/in.json"
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn cycles_are_reported_with_their_chain() {
+        let t = tree(&[
+            ("a.json", json!({"properties": {"b": {"$ref": "b.json"}}})),
+            ("b.json", json!({"properties": {"a": {"$ref": "a.json"}}})),
+        ]);
+        let err = resolve(&t, "w.sw.json", "a.json").unwrap_err();
+        assert!(matches!(err, SchemaError::Cycle { .. }), "{err}");
+        assert!(err.to_string().contains("b.json# -> a.json#"), "{err}");
+    }
+
+    #[test]
+    fn remote_and_escaping_refs_are_refused() {
+        let t = tree(&[
+            ("r.json", json!({"$ref": "https://example.com/s.json"})),
+            ("e.json", json!({"$ref": "../../etc/passwd"})),
+        ]);
+        assert!(matches!(
+            resolve(&t, "w.sw.json", "r.json"),
+            Err(SchemaError::Remote { .. })
+        ));
+        assert!(matches!(
+            resolve(&t, "w.sw.json", "e.json"),
+            Err(SchemaError::OutsideRoot { .. })
+        ));
+        assert!(matches!(
+            resolve(&t, "w.sw.json", "/etc/passwd"),
+            Err(SchemaError::OutsideRoot { .. })
+        ));
+    }
+
+    #[test]
+    fn a_missing_file_names_where_it_looked() {
+        let t = tree(&[]);
+        let err = resolve(&t, "f/w.sw.json", "schemas/x.json").unwrap_err();
+        assert!(err.to_string().contains("f/schemas/x.json"), "{err}");
+    }
+
+    #[test]
+    fn a_ref_explosion_hits_the_budget() {
+        // Each level references the previous one twice: 2^20 nodes if followed.
+        let mut defs = serde_json::Map::new();
+        defs.insert("d0".into(), json!({"type": "string"}));
+        for i in 1..=20 {
+            let prev = format!("#/definitions/d{}", i - 1);
+            defs.insert(
+                format!("d{i}"),
+                json!({"properties": {"a": {"$ref": prev}, "b": {"$ref": prev}}}),
+            );
+        }
+        let t = tree(&[(
+            "x.json",
+            json!({"definitions": defs, "properties": {"top": {"$ref": "#/definitions/d20"}}}),
+        )]);
+        assert!(matches!(
+            resolve(&t, "w.sw.json", "x.json"),
+            Err(SchemaError::TooLarge { .. })
+        ));
+    }
+}

@@ -1,0 +1,225 @@
+//! A read-only tree of files addressed by `/`-separated paths relative to a source root.
+//!
+//! Workflows and the schemas they reference are read only through a [`Tree`], so that one rule
+//! holds for every source: nothing outside the root is ever read (not through `..`, not through
+//! a symlink), and no file over the size limit is loaded. A folder on disk is a [`DirTree`];
+//! tests, ConfigMap overlays and (later) git commits are [`MemoryTree`]s or their own impls.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Why a file could not be read from a tree.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TreeError {
+    #[error("{path}: no such file")]
+    NotFound { path: String },
+    #[error("{reference}: points outside the source root; only files inside it are read")]
+    OutsideRoot { reference: String },
+    #[error(
+        "{path}: {size} bytes is over the {limit}-byte limit (raise `maxFileBytes` if it is legitimate)"
+    )]
+    TooLarge { path: String, size: u64, limit: u64 },
+    #[error("{path}: cannot read: {reason}")]
+    Io { path: String, reason: String },
+}
+
+/// Files addressed by normalised relative paths (`a/b.json`, no `.`/`..`, no leading `/`).
+pub trait Tree: Sync {
+    /// Reads a whole file. Implementations enforce the size limit and the root confinement.
+    fn read(&self, path: &str) -> Result<Vec<u8>, TreeError>;
+
+    /// The absolute location of the root on the local disk, if it has one (for `file://` refs).
+    fn local_root(&self) -> Option<&Path> {
+        None
+    }
+}
+
+/// Joins `reference` (relative, may contain `.` and `..`) onto the folder `base` and normalises
+/// the result; a path that climbs above the root is refused.
+pub fn join(base: &str, reference: &str) -> Result<String, TreeError> {
+    let mut parts: Vec<&str> = if reference.starts_with('/') {
+        Vec::new()
+    } else {
+        base.split('/').filter(|p| !p.is_empty()).collect()
+    };
+    for part in reference.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err(TreeError::OutsideRoot {
+                        reference: reference.to_owned(),
+                    });
+                }
+            }
+            p => parts.push(p),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+/// The folder part of a relative path (`a/b/c.json` -> `a/b`, `c.json` -> ``).
+pub fn parent(path: &str) -> &str {
+    path.rfind('/').map_or("", |i| &path[..i])
+}
+
+/// A folder on the local disk.
+#[derive(Debug, Clone)]
+pub struct DirTree {
+    root: PathBuf,
+    max_file_bytes: u64,
+}
+
+impl DirTree {
+    /// `root` is canonicalised once, so that symlinks are judged against the real folder.
+    pub fn new(root: &Path, max_file_bytes: u64) -> Result<Self, TreeError> {
+        let root = root.canonicalize().map_err(|e| TreeError::Io {
+            path: root.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(Self {
+            root,
+            max_file_bytes,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+impl Tree for DirTree {
+    fn read(&self, path: &str) -> Result<Vec<u8>, TreeError> {
+        let joined = self.root.join(path);
+        let real = joined.canonicalize().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => TreeError::NotFound {
+                path: path.to_owned(),
+            },
+            _ => TreeError::Io {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            },
+        })?;
+        // A symlink inside the root may point anywhere: judge the resolved path.
+        if !real.starts_with(&self.root) {
+            return Err(TreeError::OutsideRoot {
+                reference: path.to_owned(),
+            });
+        }
+        let io = |e: std::io::Error| TreeError::Io {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        };
+        let meta = std::fs::metadata(&real).map_err(io)?;
+        if !meta.is_file() {
+            return Err(TreeError::NotFound {
+                path: path.to_owned(),
+            });
+        }
+        if meta.len() > self.max_file_bytes {
+            return Err(TreeError::TooLarge {
+                path: path.to_owned(),
+                size: meta.len(),
+                limit: self.max_file_bytes,
+            });
+        }
+        std::fs::read(&real).map_err(io)
+    }
+
+    fn local_root(&self) -> Option<&Path> {
+        Some(&self.root)
+    }
+}
+
+/// Files held in memory: ConfigMap contents mounted over a folder, test trees, git blobs.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryTree {
+    files: BTreeMap<String, Vec<u8>>,
+}
+
+impl MemoryTree {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn insert(&mut self, path: impl Into<String>, content: impl Into<Vec<u8>>) {
+        self.files.insert(path.into(), content.into());
+    }
+}
+
+impl Tree for MemoryTree {
+    fn read(&self, path: &str) -> Result<Vec<u8>, TreeError> {
+        self.files
+            .get(path)
+            .cloned()
+            .ok_or_else(|| TreeError::NotFound {
+                path: path.to_owned(),
+            })
+    }
+}
+
+/// A tree with some files laid over another (a SonataFlow CR's ConfigMaps over its folder).
+pub struct Overlay<'a> {
+    pub upper: &'a MemoryTree,
+    pub lower: &'a dyn Tree,
+}
+
+impl Tree for Overlay<'_> {
+    fn read(&self, path: &str) -> Result<Vec<u8>, TreeError> {
+        match self.upper.read(path) {
+            Err(TreeError::NotFound { .. }) => self.lower.read(path),
+            found => found,
+        }
+    }
+
+    fn local_root(&self) -> Option<&Path> {
+        self.lower.local_root()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_normalises_and_refuses_to_climb_out() {
+        assert_eq!(join("a/b", "c.json").unwrap(), "a/b/c.json");
+        assert_eq!(join("a/b", "../c.json").unwrap(), "a/c.json");
+        assert_eq!(join("a/b", "./x/../y.json").unwrap(), "a/b/y.json");
+        assert_eq!(join("a/b", "/top.json").unwrap(), "top.json");
+        assert!(matches!(
+            join("a", "../../etc/passwd"),
+            Err(TreeError::OutsideRoot { .. })
+        ));
+    }
+
+    #[test]
+    fn dir_tree_refuses_symlinks_out_of_the_root() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.json"), "{}").unwrap();
+        let root = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("secret.json"),
+            root.path().join("s.json"),
+        )
+        .unwrap();
+        std::fs::write(root.path().join("ok.json"), "{}").unwrap();
+        let tree = DirTree::new(root.path(), 1024).unwrap();
+        assert_eq!(tree.read("ok.json").unwrap(), b"{}");
+        assert!(matches!(
+            tree.read("s.json"),
+            Err(TreeError::OutsideRoot { .. })
+        ));
+    }
+
+    #[test]
+    fn dir_tree_enforces_the_size_limit() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("big.json"), vec![b' '; 2048]).unwrap();
+        let tree = DirTree::new(root.path(), 1024).unwrap();
+        assert!(matches!(
+            tree.read("big.json"),
+            Err(TreeError::TooLarge { size: 2048, .. })
+        ));
+    }
+}
