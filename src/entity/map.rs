@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::escape::literal;
@@ -109,8 +110,9 @@ pub struct Link {
 pub fn map_all(workflows: &[Workflow], opts: &MapOptions) -> Vec<Template> {
     let ids: Vec<&str> = workflows.iter().map(|w| w.id.as_str()).collect();
     let names = assign_names(&ids);
+    // Names need the whole set; each template then maps on its own, on every core.
     let mut templates: Vec<Template> = workflows
-        .iter()
+        .par_iter()
         .zip(names)
         .map(|(workflow, name)| map_one(workflow, name, opts))
         .collect();
@@ -258,7 +260,7 @@ pub fn to_yaml_one(template: &Template) -> String {
 
 /// Templates as one multi-document YAML stream, `---` between documents; empty for no templates.
 pub fn to_yaml(templates: &[Template]) -> String {
-    let docs: Vec<String> = templates.iter().map(to_yaml_one).collect();
+    let docs: Vec<String> = templates.par_iter().map(to_yaml_one).collect();
     docs.join("---\n")
 }
 

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::{Snapshot, SourceError};
@@ -41,9 +42,8 @@ impl DirSource {
         }
     }
 
-    /// Reads the whole folder. Only a missing or unreadable root is an error; anything wrong with
-    /// a file is a diagnostic in the snapshot.
-    pub fn read(&self) -> Result<Snapshot, SourceError> {
+    /// The files this source reads, relative to its root, sorted.
+    pub fn list(&self) -> Result<(DirTree, Vec<String>), SourceError> {
         let folder_error = |reason: String| SourceError::Folder {
             path: self.root.display().to_string(),
             reason,
@@ -53,6 +53,13 @@ impl DirSource {
         let tree = DirTree::new(&self.root, self.limits.max_file_bytes)
             .map_err(|e| folder_error(e.to_string()))?;
         let files = list_files(tree.root(), &include, &exclude).map_err(folder_error)?;
+        Ok((tree, files))
+    }
+
+    /// Reads the whole folder. Only a missing or unreadable root is an error; anything wrong with
+    /// a file is a diagnostic in the snapshot.
+    pub fn read(&self) -> Result<Snapshot, SourceError> {
+        let (tree, files) = self.list()?;
         Ok(read_tree(&tree, &files, &self.limits, &self.resource_roots))
     }
 }
@@ -68,32 +75,51 @@ fn globs(patterns: &[String]) -> Result<GlobSet, String> {
 
 /// Relative `/`-separated paths of the matching files, sorted. Symlinked folders are not
 /// followed (no loops, no escapes); symlinked files are listed and judged by the tree on read.
+/// Folders are walked in parallel: on a large tree the walk is mostly system calls.
 fn list_files(root: &Path, include: &GlobSet, exclude: &GlobSet) -> Result<Vec<String>, String> {
-    let mut files = Vec::new();
-    let mut walk = walkdir::WalkDir::new(root).follow_links(false).into_iter();
-    while let Some(entry) = walk.next() {
-        let entry = match entry {
-            Ok(e) => e,
-            // An unreadable root is fatal; an unreadable subfolder is skipped like git-sync does.
-            Err(e) if e.depth() == 0 => return Err(e.to_string()),
-            Err(_) => continue,
-        };
-        let Ok(rel) = entry.path().strip_prefix(root) else {
+    let entries = std::fs::read_dir(root).map_err(|e| e.to_string())?;
+    let mut top_files = Vec::new();
+    let mut top_dirs = Vec::new();
+    for entry in entries.flatten() {
+        let Ok(kind) = entry.file_type() else {
             continue;
         };
-        let rel = rel.to_string_lossy().replace('\\', "/");
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if kind.is_dir() {
+            if name != ".git" {
+                top_dirs.push(entry.path());
+            }
+        } else {
+            top_files.push(name);
+        }
+    }
+    let nested: Vec<Vec<String>> = top_dirs.par_iter().map(|dir| walk(root, dir)).collect();
+    let mut files: Vec<String> = top_files
+        .into_iter()
+        .chain(nested.into_iter().flatten())
+        .filter(|rel| include.is_match(rel) && !exclude.is_match(rel))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Every file under `dir` (an unreadable subfolder is skipped, as git-sync does).
+fn walk(root: &Path, dir: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    let mut it = walkdir::WalkDir::new(dir).follow_links(false).into_iter();
+    while let Some(entry) = it.next() {
+        let Ok(entry) = entry else { continue };
         if entry.file_type().is_dir() {
-            if entry.depth() > 0 && (rel.ends_with("/.git") || rel == ".git") {
-                walk.skip_current_dir();
+            if entry.file_name() == ".git" {
+                it.skip_current_dir();
             }
             continue;
         }
-        if include.is_match(&rel) && !exclude.is_match(&rel) {
-            files.push(rel);
+        if let Ok(rel) = entry.path().strip_prefix(root) {
+            files.push(rel.to_string_lossy().replace('\\', "/"));
         }
     }
-    files.sort();
-    Ok(files)
+    files
 }
 
 /// One parsed file, ready for the sequential part of a read.
@@ -152,55 +178,88 @@ pub fn read_tree(
         }
     }
 
-    let mut resolver = SchemaResolver::new(tree, resource_roots);
-    let mut workflows = Vec::with_capacity(winners.len());
-    for (file, wf) in winners.into_values() {
-        let input_schema = wf.data_input_schema.as_ref().and_then(|reference| {
-            let resolved = if wf.mounts.is_empty() {
-                resolver.resolve(&file.path, reference)
-            } else {
-                let overlay =
-                    mount_config_maps(tree, file, wf, &config_maps, limits, &mut diagnostics);
-                let tree = Overlay {
-                    upper: &overlay,
-                    lower: tree,
-                };
-                SchemaResolver::new(&tree, resource_roots).resolve(&file.path, reference)
-            };
-            resolved
-                .map_err(|e| {
-                    diagnostics.push(Diagnostic::warning(
-                        &file.path,
-                        Some(&wf.id),
-                        format!(
-                            "input schema {}: {e}; the template is published without a form",
-                            describe(reference)
-                        ),
-                    ))
-                })
-                .ok()
-        });
-        workflows.push(Workflow {
-            id: wf.id.clone(),
-            name: wf.name.clone(),
-            description: wf.description.clone(),
-            version: wf.version.clone(),
-            annotations: wf.annotations.clone(),
-            metadata: wf.metadata.clone(),
-            input_schema,
-            origin: Origin {
-                path: file.path.clone(),
-                sha256: file.sha256.clone(),
-                custom_resource: wf.custom_resource,
-                links: None,
+    // Schemas resolve on every core; each worker keeps its own cache of parsed schema files.
+    let winners: Vec<(&FileResult, &ParsedWorkflow)> = winners.into_values().collect();
+    let resolved: Vec<(Workflow, Vec<Diagnostic>)> = winners
+        .par_iter()
+        .map_init(
+            || SchemaResolver::new(tree, resource_roots),
+            |resolver, (file, wf)| {
+                resolve_one(
+                    resolver,
+                    tree,
+                    file,
+                    wf,
+                    &config_maps,
+                    limits,
+                    resource_roots,
+                )
             },
-        });
+        )
+        .collect();
+    let mut workflows = Vec::with_capacity(resolved.len());
+    for (workflow, problems) in resolved {
+        workflows.push(workflow);
+        diagnostics.extend(problems);
     }
     diagnostics.sort();
     Snapshot {
         workflows,
         diagnostics,
     }
+}
+
+/// One winning workflow with its input schema resolved (or a warning saying why not).
+fn resolve_one(
+    resolver: &mut SchemaResolver,
+    tree: &dyn Tree,
+    file: &FileResult,
+    wf: &ParsedWorkflow,
+    config_maps: &HashMap<&str, Vec<&ConfigMap>>,
+    limits: &ParseLimits,
+    resource_roots: &[String],
+) -> (Workflow, Vec<Diagnostic>) {
+    let mut diagnostics = Vec::new();
+    let input_schema = wf.data_input_schema.as_ref().and_then(|reference| {
+        let resolved = if wf.mounts.is_empty() {
+            resolver.resolve(&file.path, reference)
+        } else {
+            let overlay = mount_config_maps(tree, file, wf, config_maps, limits, &mut diagnostics);
+            let tree = Overlay {
+                upper: &overlay,
+                lower: tree,
+            };
+            SchemaResolver::new(&tree, resource_roots).resolve(&file.path, reference)
+        };
+        resolved
+            .map_err(|e| {
+                diagnostics.push(Diagnostic::warning(
+                    &file.path,
+                    Some(&wf.id),
+                    format!(
+                        "input schema {}: {e}; the template is published without a form",
+                        describe(reference)
+                    ),
+                ))
+            })
+            .ok()
+    });
+    let workflow = Workflow {
+        id: wf.id.clone(),
+        name: wf.name.clone(),
+        description: wf.description.clone(),
+        version: wf.version.clone(),
+        annotations: wf.annotations.clone(),
+        metadata: wf.metadata.clone(),
+        input_schema,
+        origin: Origin {
+            path: file.path.clone(),
+            sha256: file.sha256.clone(),
+            custom_resource: wf.custom_resource,
+            links: None,
+        },
+    };
+    (workflow, diagnostics)
 }
 
 fn describe(reference: &InputSchemaRef) -> String {
@@ -225,30 +284,14 @@ fn document_message(
 
 /// Parses every file, on all cores: reading and parsing dominate a cold read.
 fn parse_all(tree: &dyn Tree, files: &[String], limits: &ParseLimits) -> Vec<FileResult> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(files.len().max(1));
-    let chunk = files.len().div_ceil(workers).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = files
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|p| parse_one(tree, p, limits))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("parser thread panicked"))
-            .collect()
-    })
+    files
+        .par_iter()
+        .map(|p| parse_one(tree, p, limits))
+        .collect()
 }
 
 fn parse_one(tree: &dyn Tree, path: &str, limits: &ParseLimits) -> FileResult {
-    match tree.read(path) {
+    match tree.read_listed(path) {
         Ok(bytes) => FileResult {
             path: path.to_owned(),
             sha256: hex::encode(Sha256::digest(&bytes)),

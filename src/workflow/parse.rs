@@ -12,6 +12,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use serde_saphyr::Spanned;
 
 /// Bounds on the work one file may cause.
@@ -111,19 +112,23 @@ pub fn parse_file(
 ) -> Result<ParsedFile, ParseError> {
     let text = std::str::from_utf8(bytes).map_err(|_| ParseError::NotUtf8)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let docs: Vec<Doc> = if path.to_ascii_lowercase().ends_with(".json") {
-        // JSON is read by the YAML parser too (JSON is YAML 1.2), so that scalars keep their
-        // spelling in both formats; a JSON file is always a single document.
-        let mut opts = yaml_options(limits);
-        opts.budget.as_mut().expect("set").max_documents = 1;
-        serde_saphyr::from_multiple_with_options(text, opts).map_err(|e| syntax("JSON", e))?
-    } else {
-        serde_saphyr::from_multiple_with_options(text, yaml_options(limits))
-            .map_err(|e| syntax("YAML", e))?
-    };
     let mut parsed = ParsedFile::default();
-    for (index, doc) in docs.into_iter().enumerate() {
-        classify(text, index, doc, &mut parsed);
+    if path.to_ascii_lowercase().ends_with(".json") {
+        // serde_json is ten times faster than a YAML parser on JSON; raw values keep numbers
+        // as written. A JSON file is always one document.
+        let doc: Doc<Box<RawValue>> =
+            serde_json::from_str(text).map_err(|e| ParseError::Syntax {
+                format: "JSON",
+                reason: e.to_string(),
+            })?;
+        classify(text, 0, doc, &mut parsed);
+    } else {
+        let docs: Vec<Doc<Spanned<Value>>> =
+            serde_saphyr::from_multiple_with_options(text, yaml_options(limits))
+                .map_err(|e| syntax("YAML", e))?;
+        for (index, doc) in docs.into_iter().enumerate() {
+            classify(text, index, doc, &mut parsed);
+        }
     }
     Ok(parsed)
 }
@@ -158,96 +163,188 @@ fn yaml_options(limits: &ParseLimits) -> serde_saphyr::Options {
 }
 
 /// One document of a file, whatever it is. Anything that is not a mapping is `Other`.
-enum Doc {
-    Mapping(Box<RawDoc>),
+enum Doc<S> {
+    Mapping(Box<RawDoc<S>>),
     Other,
 }
 
 /// The fields of a document that matter to us; everything else is skipped unread. Loosely typed
-/// fields are `Value` so that a non-workflow document of another shape is skipped, not refused.
-#[derive(Debug, Default, Deserialize)]
+/// fields are `Value` so that a non-workflow document of another shape is skipped, not refused;
+/// `states` is only looked at for its shape, never built.
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawDoc {
-    id: Option<Scalar>,
-    key: Option<Scalar>,
-    name: Option<Scalar>,
-    description: Option<Scalar>,
-    version: Option<Scalar>,
-    spec_version: Option<Value>,
+#[serde(bound(deserialize = "S: Deserialize<'de>"))]
+struct RawDoc<S> {
+    id: Option<S>,
+    key: Option<S>,
+    name: Option<S>,
+    description: Option<S>,
+    version: Option<S>,
+    spec_version: Option<de::IgnoredAny>,
     annotations: Option<Value>,
     metadata: Option<Value>,
     data_input_schema: Option<Value>,
-    states: Option<Value>,
-    start: Option<Value>,
-    kind: Option<Scalar>,
+    states: Option<Shape>,
+    start: Option<de::IgnoredAny>,
+    kind: Option<S>,
     spec: Option<Value>,
     data: Option<Value>,
 }
 
-/// A scalar field with its place in the source, so that a number keeps its spelling: the value
-/// `1.10` is a float, but the source text under its span is `1.10`. The span of the definition is
-/// used, so a value reached through an alias or a merge key is read where it was written.
-type Scalar = Spanned<Value>;
+/// A scalar field that keeps its spelling: `1.10` stays `1.10`.
+trait ScalarText {
+    /// The text as written; `None` when the field is not a scalar (a mapping, a list, null).
+    fn written(&self, src: &str) -> Option<String>;
+}
 
-impl<'de> Deserialize<'de> for Doc {
+/// In YAML, the scalar's place in the source: the value `1.10` is a float, but the text under its
+/// span is `1.10`. The span of the definition is used, so a value reached through an alias or a
+/// merge key is read where it was written.
+impl ScalarText for Spanned<Value> {
+    fn written(&self, src: &str) -> Option<String> {
+        match &self.value {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(_) | Value::Bool(_) => {
+                let span = self.defined.span();
+                let text = match (span.byte_offset(), span.byte_len()) {
+                    (Some(start), Some(len)) => src.get(start as usize..(start + len) as usize),
+                    _ => None,
+                };
+                Some(text.map_or_else(|| self.value.to_string(), str::to_owned))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// In JSON, the raw text of the value.
+impl ScalarText for Box<RawValue> {
+    fn written(&self, _: &str) -> Option<String> {
+        let raw = self.get();
+        match raw.as_bytes().first()? {
+            b'"' => serde_json::from_str(raw).ok(),
+            b'-' | b'0'..=b'9' | b't' | b'f' => Some(raw.to_owned()),
+            _ => None,
+        }
+    }
+}
+
+/// What `states` looks like, found without building it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Null,
+    EmptyList,
+    List,
+    Other,
+}
+
+impl Shape {
+    fn of(v: Option<&Value>) -> Option<Shape> {
+        Some(match v? {
+            Value::Null => Shape::Null,
+            Value::Array(a) if a.is_empty() => Shape::EmptyList,
+            Value::Array(_) => Shape::List,
+            _ => Shape::Other,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Shape {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct DocVisitor;
-        impl<'de> Visitor<'de> for DocVisitor {
-            type Value = Doc;
+        struct ShapeVisitor;
+        impl<'de> Visitor<'de> for ShapeVisitor {
+            type Value = Shape;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
+                let mut shape = Shape::EmptyList;
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {
+                    shape = Shape::List;
+                }
+                Ok(shape)
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Shape, A::Error> {
+                while map
+                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Shape::Other)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Shape, E> {
+                Ok(Shape::Null)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Shape, E> {
+                Ok(Shape::Null)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Shape, D::Error> {
+                Shape::deserialize(d)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+        }
+        d.deserialize_any(ShapeVisitor)
+    }
+}
+
+impl<'de, S: Deserialize<'de>> Deserialize<'de> for Doc<S> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct DocVisitor<S>(std::marker::PhantomData<S>);
+        impl<'de, S: Deserialize<'de>> Visitor<'de> for DocVisitor<S> {
+            type Value = Doc<S>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a YAML or JSON document")
             }
-            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Doc, A::Error> {
-                RawDoc::deserialize(de::value::MapAccessDeserializer::new(map))
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Doc<S>, A::Error> {
+                RawDoc::<S>::deserialize(de::value::MapAccessDeserializer::new(map))
                     .map(|raw| Doc::Mapping(Box::new(raw)))
             }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Doc, A::Error> {
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Doc<S>, A::Error> {
                 while seq.next_element::<de::IgnoredAny>()?.is_some() {}
                 Ok(Doc::Other)
             }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Doc, E> {
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Doc<S>, E> {
                 Ok(Doc::Other)
             }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Doc, E> {
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Doc<S>, E> {
                 Ok(Doc::Other)
             }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Doc, E> {
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Doc<S>, E> {
                 Ok(Doc::Other)
             }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Doc, E> {
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Doc<S>, E> {
                 Ok(Doc::Other)
             }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Doc, E> {
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Doc<S>, E> {
                 Ok(Doc::Other)
             }
-            fn visit_unit<E: de::Error>(self) -> Result<Doc, E> {
+            fn visit_unit<E: de::Error>(self) -> Result<Doc<S>, E> {
                 Ok(Doc::Other)
             }
-            fn visit_none<E: de::Error>(self) -> Result<Doc, E> {
+            fn visit_none<E: de::Error>(self) -> Result<Doc<S>, E> {
                 Ok(Doc::Other)
             }
         }
-        d.deserialize_any(DocVisitor)
+        d.deserialize_any(DocVisitor(std::marker::PhantomData))
     }
 }
 
 /// The text of a scalar field as written; `None` when absent, empty, or not a scalar.
-fn text(src: &str, field: &Option<Scalar>) -> Option<String> {
-    let field = field.as_ref()?;
-    let written = match &field.value {
-        Value::String(s) => s.clone(),
-        Value::Number(_) | Value::Bool(_) => {
-            let span = field.defined.span();
-            match (span.byte_offset(), span.byte_len()) {
-                (Some(start), Some(len)) => src
-                    .get(start as usize..(start + len) as usize)
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| field.value.to_string()),
-                _ => field.value.to_string(),
-            }
-        }
-        _ => return None,
-    };
+fn text<S: ScalarText>(src: &str, field: &Option<S>) -> Option<String> {
+    let written = field.as_ref()?.written(src)?;
     Some(written.trim().to_owned()).filter(|t| !t.is_empty())
 }
 
@@ -262,7 +359,7 @@ fn value_text(v: &Value) -> Option<String> {
     .filter(|s| !s.is_empty())
 }
 
-fn classify(src: &str, index: usize, doc: Doc, out: &mut ParsedFile) {
+fn classify<S: ScalarText>(src: &str, index: usize, doc: Doc<S>, out: &mut ParsedFile) {
     let Doc::Mapping(raw) = doc else { return };
     match text(src, &raw.kind).as_deref() {
         Some("SonataFlow") => sonataflow_cr(index, &raw, out),
@@ -275,7 +372,7 @@ fn classify(src: &str, index: usize, doc: Doc, out: &mut ParsedFile) {
 /// A document is meant as a workflow when it has the shape of one (`states`, `start` or
 /// `specVersion`), or an identity (`id`/`key`) together with a `name` or `version`; function or
 /// event definition files, OpenAPI documents and the like are skipped silently.
-fn is_workflow(raw: &RawDoc) -> bool {
+fn is_workflow<S>(raw: &RawDoc<S>) -> bool {
     raw.states.is_some()
         || raw.start.is_some()
         || raw.spec_version.is_some()
@@ -283,20 +380,20 @@ fn is_workflow(raw: &RawDoc) -> bool {
             && (raw.name.is_some() || raw.version.is_some()))
 }
 
-fn states_problem(states: Option<&Value>) -> Option<&'static str> {
+fn states_problem(states: Option<Shape>) -> Option<&'static str> {
     match states {
-        None | Some(Value::Null) => {
+        None | Some(Shape::Null) => {
             Some("has no `states`: SonataFlow cannot run it; add at least one state")
         }
-        Some(Value::Array(a)) if a.is_empty() => {
+        Some(Shape::EmptyList) => {
             Some("has an empty `states` list: SonataFlow cannot run it; add at least one state")
         }
-        Some(Value::Array(_)) => None,
-        Some(_) => Some("`states` is not a list of states"),
+        Some(Shape::List) => None,
+        Some(Shape::Other) => Some("`states` is not a list of states"),
     }
 }
 
-fn plain_workflow(src: &str, index: usize, raw: &RawDoc, out: &mut ParsedFile) {
+fn plain_workflow<S: ScalarText>(src: &str, index: usize, raw: &RawDoc<S>, out: &mut ParsedFile) {
     let id = text(src, &raw.id).or_else(|| text(src, &raw.key));
     let Some(id) = id else {
         out.problems.push(DocumentProblem {
@@ -307,7 +404,7 @@ fn plain_workflow(src: &str, index: usize, raw: &RawDoc, out: &mut ParsedFile) {
         });
         return;
     };
-    if let Some(problem) = states_problem(raw.states.as_ref()) {
+    if let Some(problem) = states_problem(raw.states) {
         out.problems.push(DocumentProblem {
             document: index,
             workflow_id: Some(id),
@@ -329,7 +426,7 @@ fn plain_workflow(src: &str, index: usize, raw: &RawDoc, out: &mut ParsedFile) {
     });
 }
 
-fn sonataflow_cr(index: usize, raw: &RawDoc, out: &mut ParsedFile) {
+fn sonataflow_cr<S>(index: usize, raw: &RawDoc<S>, out: &mut ParsedFile) {
     let meta = raw.metadata.as_ref();
     let id = meta.and_then(|m| m.get("name")).and_then(value_text);
     let Some(id) = id else {
@@ -351,7 +448,7 @@ fn sonataflow_cr(index: usize, raw: &RawDoc, out: &mut ParsedFile) {
         });
         return;
     };
-    if let Some(problem) = states_problem(flow.get("states")) {
+    if let Some(problem) = states_problem(Shape::of(flow.get("states"))) {
         out.problems.push(DocumentProblem {
             document: index,
             workflow_id: Some(id),
@@ -394,7 +491,7 @@ fn sonataflow_cr(index: usize, raw: &RawDoc, out: &mut ParsedFile) {
     });
 }
 
-fn config_map(raw: &RawDoc, out: &mut ParsedFile) {
+fn config_map<S>(raw: &RawDoc<S>, out: &mut ParsedFile) {
     let Some(name) = raw
         .metadata
         .as_ref()

@@ -28,6 +28,13 @@ pub trait Tree: Sync {
     /// Reads a whole file. Implementations enforce the size limit and the root confinement.
     fn read(&self, path: &str) -> Result<Vec<u8>, TreeError>;
 
+    /// Reads a file that the source's own listing found. A listing that never follows symlinked
+    /// folders guarantees the path is inside the root, so a tree may skip the checks it needs
+    /// for arbitrary references; a symlinked file still gets them.
+    fn read_listed(&self, path: &str) -> Result<Vec<u8>, TreeError> {
+        self.read(path)
+    }
+
     /// The absolute location of the root on the local disk, if it has one (for `file://` refs).
     fn local_root(&self) -> Option<&Path> {
         None
@@ -124,6 +131,32 @@ impl Tree for DirTree {
             });
         }
         std::fs::read(&real).map_err(io)
+    }
+
+    fn read_listed(&self, path: &str) -> Result<Vec<u8>, TreeError> {
+        use std::io::Read;
+        let joined = self.root.join(path);
+        let io = |e: std::io::Error| TreeError::Io {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        };
+        let meta = std::fs::symlink_metadata(&joined).map_err(io)?;
+        if !meta.file_type().is_file() {
+            // A symlink (or something stranger): judge where it really points.
+            return self.read(path);
+        }
+        if meta.len() > self.max_file_bytes {
+            return Err(TreeError::TooLarge {
+                path: path.to_owned(),
+                size: meta.len(),
+                limit: self.max_file_bytes,
+            });
+        }
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        std::fs::File::open(&joined)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .map_err(io)?;
+        Ok(bytes)
     }
 
     fn local_root(&self) -> Option<&Path> {

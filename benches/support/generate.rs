@@ -1,0 +1,133 @@
+//! A generator of corpus-shaped workflows: JSON and YAML, some with a form schema in a file
+//! that `$ref`s a shared definitions file (as RHDH's examples do), some composed (one object
+//! per form page), some inline, some without a schema. Deterministic: the same `n` gives the
+//! same files.
+
+use std::fmt::Write;
+use std::path::Path;
+
+pub fn generate(root: &Path, n: usize) {
+    std::fs::create_dir_all(root.join("shared")).unwrap();
+    std::fs::write(
+        root.join("shared/common.json"),
+        r##"{"definitions": {
+  "email": {"type": "string", "format": "email", "title": "E-mail"},
+  "namespace": {"type": "string", "pattern": "^[a-z0-9-]+$", "title": "Namespace", "default": "apps"},
+  "owner": {"type": "object", "title": "Owner", "required": ["email"], "properties": {
+    "email": {"$ref": "#/definitions/email"}, "team": {"type": "string", "title": "Team"}}}
+}}"##,
+    )
+    .unwrap();
+    for i in 0..n {
+        let dir = root.join(format!("team-{:02}/flow-{i:05}", i % 40));
+        std::fs::create_dir_all(dir.join("schemas")).unwrap();
+        let id = format!("flow-{i:05}");
+        let schema = match i % 4 {
+            0 => {
+                std::fs::write(dir.join("schemas/input.json"), flat_schema(i)).unwrap();
+                r##""dataInputSchema": "schemas/input.json","##.to_owned()
+            }
+            1 => {
+                std::fs::write(dir.join("schemas/input.json"), composed_schema(i)).unwrap();
+                r##""dataInputSchema": {"schema": "schemas/input.json", "failOnValidationErrors": true},"##.to_owned()
+            }
+            2 => r##""dataInputSchema": {"schema": {"type": "object", "properties": {"name": {"type": "string", "title": "Name"}, "replicas": {"type": "integer", "default": 2}}}},"##.to_owned(),
+            _ => String::new(),
+        };
+        if i % 2 == 0 {
+            std::fs::write(
+                dir.join(format!("{id}.sw.json")),
+                json_workflow(&id, i, &schema),
+            )
+            .unwrap();
+        } else {
+            std::fs::write(
+                dir.join(format!("{id}.sw.yaml")),
+                yaml_workflow(&id, i, &schema),
+            )
+            .unwrap();
+        }
+    }
+}
+
+fn flat_schema(i: usize) -> String {
+    format!(
+        r##"{{"$schema": "http://json-schema.org/draft-07/schema#", "title": "Input {i}", "type": "object",
+  "required": ["name", "namespace"],
+  "properties": {{
+    "name": {{"type": "string", "title": "Application name", "ui:autofocus": true}},
+    "namespace": {{"$ref": "../../../shared/common.json#/definitions/namespace"}},
+    "owner": {{"$ref": "../../../shared/common.json#/definitions/owner"}},
+    "size": {{"type": "string", "enum": ["small", "medium", "large"], "default": "small"}}
+  }}}}"##
+    )
+}
+
+fn composed_schema(i: usize) -> String {
+    format!(
+        r##"{{"title": "Composed {i}", "type": "object", "required": ["app", "owner"],
+  "properties": {{
+    "app": {{"type": "object", "title": "Application", "properties": {{
+      "name": {{"type": "string", "title": "Name"}},
+      "namespace": {{"$ref": "../../../shared/common.json#/definitions/namespace"}}}}}},
+    "owner": {{"$ref": "../../../shared/common.json#/definitions/owner"}}
+  }}}}"##
+    )
+}
+
+fn json_workflow(id: &str, i: usize, schema: &str) -> String {
+    let mut states = String::new();
+    for s in 0..6 {
+        let last = s == 5;
+        write!(
+            states,
+            r##"{}{{"name": "Step{s}", "type": "operation", "actions": [{{"name": "call{s}", "functionRef": {{"refName": "notify", "arguments": {{"message": "${{ \"step {s} of \" + .name }}", "target": "${{ .owner.email }}"}}}}}}], {}}}"##,
+            if s == 0 { "" } else { ",\n    " },
+            if last { r##""end": true"##.to_owned() } else { format!(r##""transition": "Step{}""##, s + 1) }
+        )
+        .unwrap();
+    }
+    format!(
+        r##"{{
+  "id": "{id}",
+  "version": "1.{}",
+  "specVersion": "0.8",
+  "name": "Generated workflow {i}",
+  "description": "A generated workflow shaped like the public examples ({i}).",
+  "annotations": ["workflow-type/{}"],
+  {schema}
+  "start": "Step0",
+  "functions": [{{"name": "notify", "type": "custom", "operation": "rest:post:/notify"}}],
+  "errors": [{{"name": "failed", "code": "500"}}],
+  "states": [
+    {states}
+  ]
+}}
+"##,
+        i % 7,
+        ["infrastructure", "assessment"][i % 2]
+    )
+}
+
+fn yaml_workflow(id: &str, i: usize, schema: &str) -> String {
+    let schema_yaml = if schema.is_empty() {
+        String::new()
+    } else {
+        // The JSON fragment is valid YAML flow style once the trailing comma goes.
+        format!("{}\n", schema.trim_end_matches(','))
+    };
+    let mut states = String::new();
+    for s in 0..6 {
+        write!(
+            states,
+            "  - name: Step{s}\n    type: operation\n    actions:\n      - name: call{s}\n        functionRef:\n          refName: notify\n          arguments:\n            message: '${{ \"step {s} of \" + .name }}'\n            target: ${{ .owner.email }}\n    {}\n",
+            if s == 5 { "end: true".to_owned() } else { format!("transition: Step{}", s + 1) }
+        )
+        .unwrap();
+    }
+    format!(
+        "id: {id}\nversion: '1.{}'\nspecVersion: '0.8'\nname: Generated workflow {i}\ndescription: A generated workflow shaped like the public examples ({i}).\nannotations:\n  - workflow-type/{}\n{schema_yaml}start: Step0\nfunctions:\n  - name: notify\n    type: custom\n    operation: rest:post:/notify\nstates:\n{states}",
+        i % 7,
+        ["infrastructure", "assessment"][i % 2]
+    )
+}
