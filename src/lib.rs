@@ -3,8 +3,10 @@
 //! Data flows one way, one module per idea:
 //!
 //! ```text
-//!  folder ──> source ──> Workflow ──> entity::map ──> Template ──> sink (export: stdout / folder)
-//!             (read)     (model)      (pure)
+//!  folder ──> source ──> Workflow ──> entity::map ──> Template ──> plan ──┬─> export (stdout / folder)
+//!             (read)     (model)      (pure)                      (diff)  ├─> serve (HTTP shards, ETag)
+//!                                                                          └─> catalog (locations, refresh, delete)
+//!                  ^ sync loop: schedule, triggers (file watch, POST /sync)
 //! ```
 //!
 //! - [`workflow`]: the domain model; parses Serverless Workflow 0.8 files and SonataFlow custom
@@ -15,10 +17,17 @@
 //! - [`sink`]: where entities go (today: export as YAML/JSON to stdout or a folder).
 //! - [`config`]: one typed configuration, from file < environment < flags.
 //! - [`pipeline`]: ties the above together for the `export` and `check` commands.
+//! - [`plan`]: what must change between what is published and what is desired.
+//! - [`sync`]: the daemon's loop: schedule, triggers, last good state, apply the plan.
+//! - [`telemetry`]: logs and metrics.
 
 pub mod config;
+pub mod daemon;
 pub mod entity;
 pub mod pipeline;
+pub mod plan;
 pub mod sink;
 pub mod source;
+pub mod sync;
+pub mod telemetry;
 pub mod workflow;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use orchestrator_provider::config::{ConfigError, Format, Layers};
-use orchestrator_provider::{pipeline, sink::export};
+use orchestrator_provider::{daemon, pipeline, sink::export};
 
 /// Publish SonataFlow workflows to Backstage as software Templates.
 #[derive(Parser)]
@@ -30,6 +30,18 @@ enum Command {
         /// Write one file per template and a catalog-info.yaml Location into this folder.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Run the daemon: serve the templates and keep the Backstage catalog in step.
+    Run {
+        /// Configuration file (YAML); without one, the bundled examples are served on 127.0.0.1.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Print what `run` would add, update and remove in the live catalog; change nothing.
+    Diff {
+        /// Configuration file (YAML).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
     },
     /// Read and map workflows like `export`, print only the diagnostics (for a workflow repo's CI).
     Check {
@@ -60,6 +72,8 @@ fn main() -> ExitCode {
             out,
         } => (paths, config, format, Some(out)),
         Command::Check { paths, config } => (paths, config, None, None),
+        Command::Run { config } => return daemon(config),
+        Command::Diff { config } => return diff(config),
     };
     let config = match load_config(config, &paths, format) {
         Ok(c) => c,
@@ -98,6 +112,94 @@ fn main() -> ExitCode {
         ExitCode::from(EXIT_FAILED_WORKFLOWS)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+fn daemon(file: Option<PathBuf>) -> ExitCode {
+    let config = match load_config(file, &[], None) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    orchestrator_provider::telemetry::init_logging(&config.logging);
+    let tokens = config
+        .catalog_token()
+        .and_then(|c| Ok((c, config.trigger_token()?)));
+    let (catalog_token, trigger_token) = match tokens {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    match runtime().block_on(daemon::run(config, catalog_token, trigger_token)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+fn diff(file: Option<PathBuf>) -> ExitCode {
+    let config = match load_config(file, &[], None) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let token = match config.catalog_token() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    if config.catalog.base_url.is_none() {
+        eprintln!("error: `catalog.baseUrl` is not set: there is no catalog to compare with");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    match runtime().block_on(orchestrator_provider::sync::diff(&config, token)) {
+        Ok(d) => {
+            for diagnostic in &d.diagnostics {
+                eprintln!("{diagnostic}");
+            }
+            for (sign, refs) in [("+", &d.add), ("~", &d.update), ("-", &d.remove)] {
+                for r in refs {
+                    println!("{sign} {r}");
+                }
+            }
+            if let Some(held) = &d.held {
+                for name in &held.names {
+                    println!("! {name} (removal held: {})", held.reason);
+                }
+            }
+            eprintln!(
+                "{} to add, {} to update, {} to remove{}",
+                d.add.len(),
+                d.update.len(),
+                d.remove.len(),
+                d.held.as_ref().map_or(String::new(), |h| format!(
+                    ", {} removals held",
+                    h.names.len()
+                ))
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILED_WORKFLOWS)
+        }
     }
 }
 

@@ -1,4 +1,7 @@
-//! Sinks: where templates go. Today the export to stdout or to a folder that can be committed
-//! and registered in Backstage once.
+//! Sinks: where templates go. `export` writes them to stdout or a folder; `serve` is the
+//! daemon's HTTP server that the catalog reads; `catalog` drives the Backstage catalog API.
 
+pub mod catalog;
+pub mod catalog_sync;
 pub mod export;
+pub mod serve;

@@ -56,6 +56,37 @@ impl DirSource {
         Ok((tree, files))
     }
 
+    /// A fingerprint of every file under the root (path, size, modification time), included or
+    /// not, since a schema change matters as much as a workflow change. Equal fingerprints mean
+    /// a read would give the same snapshot; it costs a walk, no reads.
+    pub fn fingerprint(&self) -> Result<u64, SourceError> {
+        use std::hash::{Hash, Hasher};
+        let root = self.root.canonicalize().map_err(|e| SourceError::Folder {
+            path: self.root.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let mut entries: Vec<(String, u64, u128)> = walkdir::WalkDir::new(&root)
+            .follow_links(false)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| !e.file_type().is_dir())
+            .filter_map(|e| {
+                let meta = e.metadata().ok()?;
+                let mtime = meta
+                    .modified()
+                    .ok()?
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .ok()?
+                    .as_nanos();
+                Some((e.path().to_string_lossy().into_owned(), meta.len(), mtime))
+            })
+            .collect();
+        entries.sort();
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        entries.hash(&mut hasher);
+        Ok(hasher.finish())
+    }
+
     /// Reads the whole folder. Only a missing or unreadable root is an error; anything wrong with
     /// a file is a diagnostic in the snapshot.
     pub fn read(&self) -> Result<Snapshot, SourceError> {

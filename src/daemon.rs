@@ -1,0 +1,87 @@
+//! `orchestrator-provider run`: the HTTP server and the sync loop, started together and stopped
+//! together on SIGTERM or SIGINT (new work stops, a sync in flight gets a bounded grace period,
+//! the server drains, the process exits 0).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::config::Config;
+use crate::sink::serve::{Shared, router};
+use crate::sync::Daemon;
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {address} (`server.listen`): {reason}")]
+    Listen { address: String, reason: String },
+}
+
+pub async fn run(
+    config: Config,
+    catalog_token: Option<String>,
+    trigger_token: Option<String>,
+) -> Result<(), StartError> {
+    let metrics = crate::telemetry::init_metrics();
+    let base = config.server.base_url();
+    // One slot: triggers arriving while one is pending coalesce into it.
+    let (trigger_tx, trigger_rx) = mpsc::channel(1);
+    let shared = Arc::new(Shared::new(
+        base.clone(),
+        config.catalog.shards,
+        trigger_tx,
+        trigger_token,
+        metrics,
+    ));
+    let listener = tokio::net::TcpListener::bind(&config.server.listen)
+        .await
+        .map_err(|e| StartError::Listen {
+            address: config.server.listen.clone(),
+            reason: e.to_string(),
+        })?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut server_shutdown = shutdown_rx.clone();
+    let app = router(shared.clone());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = server_shutdown.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("signal received, shutting down");
+        let _ = shutdown_tx.send(true);
+    });
+
+    match &config.catalog.base_url {
+        Some(url) => tracing::info!(catalog = %url, base = %base, "keeping the catalog in step"),
+        None => eprintln!(
+            "Serving templates at {base}/catalog/index.yaml\nNo catalog is configured (`catalog.baseUrl`): register that URL once in Backstage as a url location\n  (Backstage's `backend.reading.allow` must list this host and port, and `catalog.rules` must allow Template and Location)."
+        ),
+    }
+    let daemon = Daemon::new(config, shared, catalog_token);
+    daemon.run(trigger_rx, shutdown_rx).await;
+    match tokio::time::timeout(Duration::from_secs(5), server).await {
+        Ok(_) => {}
+        Err(_) => tracing::warn!("HTTP server did not drain within 5 s"),
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("a SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,195 @@
+//! The plan: what must change to go from what is published to what is desired.
+//!
+//! Pure: entities are compared by the hash of their YAML, so a cycle in which nothing changed
+//! plans nothing, and nothing is written to the catalog. A plan that would remove more than a
+//! configured fraction of what is published holds its removals (a source that suddenly lost most
+//! of its workflows is more likely broken than emptied on purpose).
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+
+use crate::entity::{self, Template};
+
+/// One entity as the daemon publishes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub template: Template,
+    /// The entity's YAML document, as served.
+    pub yaml: String,
+    /// SHA-256 of `yaml`: equal hashes mean nothing to do.
+    pub hash: String,
+}
+
+impl Item {
+    pub fn new(template: Template) -> Self {
+        let yaml = entity::to_yaml_one(&template);
+        let hash = hex::encode(Sha256::digest(yaml.as_bytes()));
+        Self {
+            template,
+            yaml,
+            hash,
+        }
+    }
+
+    /// An entity read back from the catalog (adopted at start), served as the catalog holds it.
+    pub fn from_value(value: serde_json::Value) -> Option<Self> {
+        serde_json::from_value::<Template>(value)
+            .ok()
+            .map(Self::new)
+    }
+
+    /// The entity as JSON, for validation and comparison with the catalog's copy.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.template).expect("a Template is plain data")
+    }
+
+    pub fn name(&self) -> &str {
+        &self.template.metadata.name
+    }
+
+    /// `template:<namespace>/<name>`.
+    pub fn entity_ref(&self) -> String {
+        entity_ref(
+            &self.template.metadata.namespace,
+            &self.template.metadata.name,
+        )
+    }
+}
+
+pub fn entity_ref(namespace: &str, name: &str) -> String {
+    format!("template:{namespace}/{name}")
+}
+
+/// Entities keyed by name.
+pub type Entities = BTreeMap<String, Item>;
+
+/// When removals are held back.
+#[derive(Debug, Clone, Copy)]
+pub struct DeleteGuard {
+    /// Hold removals when they exceed this fraction of what is published...
+    pub max_fraction: f64,
+    /// ...and are more than this many.
+    pub minimum: usize,
+}
+
+/// What changes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Plan {
+    pub add: Vec<String>,
+    pub update: Vec<String>,
+    pub remove: Vec<String>,
+    /// Removals held back by the guard, and why.
+    pub held: Option<Held>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Held {
+    pub names: Vec<String>,
+    pub reason: String,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.add.is_empty() && self.update.is_empty() && self.remove.is_empty()
+    }
+}
+
+/// Compares by name and content hash; `published` maps a name to the hash last published.
+pub fn plan(published: &BTreeMap<String, String>, desired: &Entities, guard: DeleteGuard) -> Plan {
+    let mut p = Plan::default();
+    for (name, item) in desired {
+        match published.get(name) {
+            None => p.add.push(name.clone()),
+            Some(hash) if *hash != item.hash => p.update.push(name.clone()),
+            Some(_) => {}
+        }
+    }
+    let remove: Vec<String> = published
+        .keys()
+        .filter(|name| !desired.contains_key(*name))
+        .cloned()
+        .collect();
+    let limit = guard.max_fraction * published.len() as f64;
+    if remove.len() > guard.minimum && remove.len() as f64 > limit {
+        p.held = Some(Held {
+            reason: format!(
+                "{} of {} published templates would be removed, more than sync.maxDeleteFraction ({}); removals are held until the sources recover or the fraction is raised",
+                remove.len(),
+                published.len(),
+                guard.max_fraction
+            ),
+            names: remove,
+        });
+    } else {
+        p.remove = remove;
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entity::{MapOptions, map_all};
+    use crate::workflow::{Origin, Workflow};
+
+    fn items(ids: &[&str], version: &str) -> Entities {
+        let workflows: Vec<Workflow> = ids
+            .iter()
+            .map(|id| Workflow {
+                id: id.to_string(),
+                name: None,
+                description: None,
+                version: Some(version.into()),
+                annotations: vec![],
+                metadata: Default::default(),
+                input_schema: None,
+                origin: Origin::default(),
+            })
+            .collect();
+        map_all(&workflows, &MapOptions::default())
+            .into_iter()
+            .map(|t| (t.metadata.name.clone(), Item::new(t)))
+            .collect()
+    }
+
+    fn hashes(e: &Entities) -> BTreeMap<String, String> {
+        e.iter().map(|(k, v)| (k.clone(), v.hash.clone())).collect()
+    }
+
+    const GUARD: DeleteGuard = DeleteGuard {
+        max_fraction: 0.5,
+        minimum: 3,
+    };
+
+    #[test]
+    fn nothing_changed_plans_nothing() {
+        let e = items(&["a", "b"], "1");
+        assert!(plan(&hashes(&e), &e, GUARD).is_empty());
+    }
+
+    #[test]
+    fn adds_updates_and_removes_by_name_and_hash() {
+        let before = items(&["a", "b", "c", "d", "e"], "1");
+        let mut after = items(&["a", "b", "c", "d", "f"], "1");
+        after.insert("b".into(), items(&["b"], "2").remove("b").unwrap());
+        let p = plan(&hashes(&before), &after, GUARD);
+        assert_eq!(p.add, ["f"]);
+        assert_eq!(p.update, ["b"]);
+        assert_eq!(p.remove, ["e"]);
+        assert!(p.held.is_none());
+    }
+
+    #[test]
+    fn mass_removal_is_held_but_a_few_are_not() {
+        let before = items(&["a", "b", "c", "d", "e", "f", "g", "h"], "1");
+        let after = items(&["a", "b", "c"], "1");
+        let p = plan(&hashes(&before), &after, GUARD);
+        assert!(p.remove.is_empty());
+        assert_eq!(p.held.unwrap().names.len(), 5);
+        // Three of four is over half, but not more than the minimum: allowed.
+        let before = items(&["a", "b", "c", "d"], "1");
+        let after = items(&["a"], "1");
+        assert_eq!(plan(&hashes(&before), &after, GUARD).remove.len(), 3);
+    }
+}

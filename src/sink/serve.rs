@@ -1,0 +1,312 @@
+//! The daemon's HTTP server: the entity documents the catalog reads, and the endpoints people
+//! and monitoring read.
+//!
+//! Templates are served as `shards`: `GET /catalog/shard-NN.yaml` is a multi-document YAML of
+//! the templates whose name hashes to shard NN, each shard one registered location. That layout
+//! was measured against the real catalog as the one with both the fastest cold start and the
+//! fastest change (a refresh re-reads one small document). Every document answers 200 with a
+//! strong ETag and 304 on `If-None-Match`; a shard that holds nothing (or no longer exists)
+//! answers 200 with an empty document, never 404, because a 404 makes the catalog keep stale
+//! entities. `GET /catalog/index.yaml` is a `kind: Location` listing the shards, for registering
+//! by hand when no catalog is configured.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use sha2::{Digest, Sha256};
+use tokio::sync::{RwLock, mpsc};
+
+use crate::plan::Item;
+
+/// One shard document and its ETag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardDoc {
+    pub body: Arc<str>,
+    pub etag: String,
+}
+
+impl ShardDoc {
+    fn new(body: String) -> Self {
+        let etag = format!(
+            "\"{}\"",
+            &hex::encode(Sha256::digest(body.as_bytes()))[..32]
+        );
+        Self {
+            body: body.into(),
+            etag,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.body.is_empty()
+    }
+}
+
+/// Which shard a template lives in: stable across runs and machines.
+pub fn shard_of(name: &str, shards: usize) -> usize {
+    let digest = Sha256::digest(name.to_ascii_lowercase().as_bytes());
+    let n = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
+    (n % shards as u64) as usize
+}
+
+/// The URL of shard `i` under the public base URL.
+pub fn shard_url(base: &str, i: usize) -> String {
+    format!("{base}/catalog/shard-{i:02}.yaml")
+}
+
+/// The shard index of one of our URLs, if it is one.
+pub fn shard_index(base: &str, url: &str) -> Option<usize> {
+    url.strip_prefix(&format!("{base}/catalog/shard-"))?
+        .strip_suffix(".yaml")?
+        .parse()
+        .ok()
+}
+
+/// Builds every shard document from the published items (sorted by name inside a shard, so a
+/// shard's bytes depend only on its templates).
+pub fn build_shards<'a>(items: impl Iterator<Item = &'a Item>, shards: usize) -> Vec<ShardDoc> {
+    let mut bodies = vec![String::new(); shards];
+    let mut sorted: Vec<&Item> = items.collect();
+    sorted.sort_by(|a, b| a.name().cmp(b.name()));
+    for item in sorted {
+        let body = &mut bodies[shard_of(item.name(), shards)];
+        if !body.is_empty() {
+            body.push_str("---\n");
+        }
+        body.push_str(&item.yaml);
+    }
+    bodies.into_iter().map(ShardDoc::new).collect()
+}
+
+/// What a sync trigger asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// A watched folder changed: re-read it.
+    FileChange,
+    /// `POST /sync`: re-read every source now.
+    Manual,
+}
+
+/// State shared by the server and the sync loop.
+pub struct Shared {
+    pub shards: RwLock<Arc<Vec<ShardDoc>>>,
+    pub status: RwLock<serde_json::Value>,
+    pub ready: AtomicBool,
+    pub trigger: mpsc::Sender<Trigger>,
+    pub trigger_token: Option<String>,
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    pub base_url: String,
+}
+
+impl Shared {
+    pub fn new(
+        base_url: String,
+        shard_count: usize,
+        trigger: mpsc::Sender<Trigger>,
+        trigger_token: Option<String>,
+        metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    ) -> Self {
+        Self {
+            shards: RwLock::new(Arc::new(build_shards(std::iter::empty(), shard_count))),
+            status: RwLock::new(serde_json::json!({"ready": false})),
+            ready: AtomicBool::new(false),
+            trigger,
+            trigger_token,
+            metrics,
+            base_url,
+        }
+    }
+
+    pub async fn publish(&self, shards: Vec<ShardDoc>) {
+        *self.shards.write().await = Arc::new(shards);
+        self.ready.store(true, Ordering::Release);
+    }
+}
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/catalog/index.yaml", get(index))
+        .route("/catalog/{file}", get(shard))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/status", get(status))
+        .route("/metrics", get(metrics))
+        .route("/sync", post(sync))
+        .with_state(shared)
+}
+
+async fn shard(
+    State(s): State<Arc<Shared>>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let index = file
+        .strip_prefix("shard-")
+        .and_then(|f| f.strip_suffix(".yaml"))
+        .and_then(|n| n.parse::<usize>().ok());
+    let shards = s.shards.read().await.clone();
+    let doc = index.and_then(|i| shards.get(i).cloned());
+    let doc = match doc {
+        Some(d) => d,
+        // Unknown or retired shard: empty, so that the catalog removes what it had from it.
+        None if index.is_some() => ShardDoc::new(String::new()),
+        None => return (StatusCode::NOT_FOUND, "no such document\n").into_response(),
+    };
+    document(&doc, &headers)
+}
+
+fn document(doc: &ShardDoc, headers: &HeaderMap) -> Response {
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim() == doc.etag || t.trim() == "*")
+        });
+    let mut builder = Response::builder()
+        .header(header::ETAG, &doc.etag)
+        .header(header::CACHE_CONTROL, "no-cache")
+        .header(header::CONTENT_TYPE, "application/yaml; charset=utf-8");
+    if matches {
+        builder = builder.status(StatusCode::NOT_MODIFIED);
+        return builder.body(Body::empty()).expect("valid response");
+    }
+    builder
+        .status(StatusCode::OK)
+        .body(Body::from(doc.body.to_string()))
+        .expect("valid response")
+}
+
+async fn index(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let shards = s.shards.read().await.clone();
+    let targets: Vec<String> = shards
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| !d.is_empty())
+        .map(|(i, _)| shard_url(&s.base_url, i))
+        .collect();
+    let location = serde_json::json!({
+        "apiVersion": "backstage.io/v1alpha1",
+        "kind": "Location",
+        "metadata": {"name": "orchestrator-provider", "description": "SonataFlow workflow templates served by orchestrator-provider"},
+        "spec": {"targets": targets},
+    });
+    let body = serde_saphyr::to_string(&location).unwrap_or_default();
+    document(&ShardDoc::new(body), &headers)
+}
+
+async fn readyz(State(s): State<Arc<Shared>>) -> Response {
+    // Ready once the first snapshot is published; a degraded source never makes it fail, or the
+    // catalog would lose the entity URLs it reads.
+    if s.ready.load(Ordering::Acquire) {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "first snapshot not published yet\n",
+        )
+            .into_response()
+    }
+}
+
+async fn status(State(s): State<Arc<Shared>>) -> Response {
+    let body = s.status.read().await.clone();
+    axum::Json(body).into_response()
+}
+
+async fn metrics(State(s): State<Arc<Shared>>) -> Response {
+    match &s.metrics {
+        Some(h) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            h.render(),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "metrics are not enabled\n").into_response(),
+    }
+}
+
+async fn sync(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if let Some(token) = &s.trigger_token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                "a valid bearer token is required\n",
+            )
+                .into_response();
+        }
+    }
+    // A full channel already holds a pending sync: this request is coalesced into it.
+    let _ = s.trigger.try_send(Trigger::Manual);
+    (StatusCode::ACCEPTED, "sync scheduled\n").into_response()
+}
+
+/// Compares secrets without leaking their common prefix through timing.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Names per shard, for the catalog sink.
+pub fn names_by_shard<'a>(
+    names: impl Iterator<Item = &'a str>,
+    shards: usize,
+) -> BTreeMap<usize, Vec<String>> {
+    let mut out: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for n in names {
+        out.entry(shard_of(n, shards))
+            .or_default()
+            .push(n.to_owned());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_stable_and_case_insensitive() {
+        assert_eq!(shard_of("Greeting", 32), shard_of("greeting", 32));
+        assert!(shard_of("x", 32) < 32);
+        assert_eq!(
+            shard_index("http://h:1", &shard_url("http://h:1", 7)),
+            Some(7)
+        );
+        assert_eq!(
+            shard_index("http://h:1", "http://other/catalog/shard-07.yaml"),
+            None
+        );
+    }
+
+    #[test]
+    fn etags_change_with_content_only() {
+        assert_eq!(
+            ShardDoc::new("a".into()).etag,
+            ShardDoc::new("a".into()).etag
+        );
+        assert_ne!(
+            ShardDoc::new("a".into()).etag,
+            ShardDoc::new("b".into()).etag
+        );
+    }
+
+    #[test]
+    fn constant_time_eq_compares_whole_secrets() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret2"));
+    }
+}

@@ -1,0 +1,773 @@
+//! The sync loop: on a schedule and on triggers, read every source, keep the last good state of
+//! each, map, compare with what is published, and apply only the difference, to the served
+//! shards first and then to the catalog.
+//!
+//! Rules that keep a user's templates safe:
+//! - a source that fails, or suddenly reads empty, keeps its last good workflows;
+//! - a plan that would remove too much holds its removals (`sync.maxDeleteFraction`);
+//! - an entity the catalog rejects is not published (a changed one keeps its previous version);
+//! - a name another location owns is reported as a conflict and never deleted.
+//!
+//! A cycle in which nothing changed reads nothing it can avoid (watched folders are re-read only
+//! after a change event; unwatched ones only when their fingerprint moved), maps nothing, and
+//! makes no catalog calls.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, watch};
+
+use crate::config::Config;
+use crate::pipeline::{self, SourceRead};
+use crate::plan::{DeleteGuard, Entities, Held, Item, plan};
+use crate::sink::catalog::{CatalogClient, RetryPolicy};
+use crate::sink::catalog_sync::CatalogSync;
+use crate::sink::serve::{Shared, Trigger, build_shards};
+use crate::source::dir::DirSource;
+use crate::source::{Snapshot, bundled};
+use crate::telemetry::{self, rfc3339, unix_now};
+use crate::workflow::{ParseLimits, Severity};
+
+/// Where one source's workflows come from.
+#[derive(Clone)]
+enum Reader {
+    Dir(DirSource),
+    Bundled {
+        limits: ParseLimits,
+        resource_roots: Vec<String>,
+    },
+}
+
+impl Reader {
+    /// `Ok(None)`: unchanged since `previous`.
+    fn read_if_changed(&self, previous: Option<u64>) -> Result<Option<(u64, Snapshot)>, String> {
+        match self {
+            Reader::Dir(dir) => {
+                let fingerprint = dir.fingerprint().map_err(|e| e.to_string())?;
+                if previous == Some(fingerprint) {
+                    return Ok(None);
+                }
+                dir.read()
+                    .map(|s| Some((fingerprint, s)))
+                    .map_err(|e| e.to_string())
+            }
+            Reader::Bundled {
+                limits,
+                resource_roots,
+            } => {
+                if previous.is_some() {
+                    return Ok(None);
+                }
+                Ok(Some((0, bundled::read(limits, resource_roots))))
+            }
+        }
+    }
+}
+
+/// One source and what the daemon remembers of it.
+struct SourceState {
+    name: String,
+    reader: Reader,
+    /// Set by the file watcher; a watched source is re-read only when set.
+    dirty: Option<Arc<AtomicBool>>,
+    fingerprint: Option<u64>,
+    last_good: Option<Arc<Snapshot>>,
+    last_success: Option<f64>,
+    last_error: Option<String>,
+}
+
+/// What the last cycle did, for `/status` and the logs.
+#[derive(Debug, Clone, Default)]
+struct CycleReport {
+    reason: &'static str,
+    at: f64,
+    duration: Duration,
+    added: usize,
+    updated: usize,
+    removed: usize,
+    catalog_calls: usize,
+}
+
+/// The daemon's state between cycles.
+pub struct Daemon {
+    config: Config,
+    shared: Arc<Shared>,
+    sources: Vec<SourceState>,
+    catalog: Option<CatalogSync>,
+    adopted: bool,
+    desired: Option<Arc<Entities>>,
+    diagnostics: (usize, usize),
+    served: Entities,
+    published_once: bool,
+    held: Option<Held>,
+    rejected: BTreeMap<String, String>,
+    catalog_error: Option<String>,
+    catalog_failures: u32,
+    last: Option<CycleReport>,
+    last_catalog_success: Option<f64>,
+    // Kept alive for as long as the daemon runs.
+    _watchers: Vec<
+        notify_debouncer_full::Debouncer<
+            notify::RecommendedWatcher,
+            notify_debouncer_full::RecommendedCache,
+        >,
+    >,
+}
+
+impl Daemon {
+    /// Sets up sources, file watchers and the catalog client. Watch errors are logged, not fatal:
+    /// the schedule still syncs.
+    pub fn new(config: Config, shared: Arc<Shared>, catalog_token: Option<String>) -> Self {
+        let limits = ParseLimits {
+            max_file_bytes: config.parsing.max_file_bytes,
+            ..ParseLimits::default()
+        };
+        let mut sources = Vec::new();
+        let mut watchers = Vec::new();
+        let dirs = config.dir_sources();
+        let watch_flags = config
+            .sources
+            .iter()
+            .map(|crate::config::SourceConfig::Dir(d)| d.watch);
+        for (dir, watch) in dirs.into_iter().zip(watch_flags) {
+            let dirty = if watch {
+                match watch_folder(
+                    &dir.root,
+                    config.sync.debounce.duration(),
+                    shared.trigger.clone(),
+                ) {
+                    Ok((flag, watcher)) => {
+                        watchers.push(watcher);
+                        Some(flag)
+                    }
+                    Err(e) => {
+                        tracing::warn!(source = %dir.root.display(), error = %e, "cannot watch the folder; it is re-read on the schedule");
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            sources.push(SourceState {
+                name: dir.root.display().to_string(),
+                reader: Reader::Dir(dir),
+                dirty,
+                fingerprint: None,
+                last_good: None,
+                last_success: None,
+                last_error: None,
+            });
+        }
+        if sources.is_empty() {
+            sources.push(SourceState {
+                name: bundled::NAME.to_owned(),
+                reader: Reader::Bundled {
+                    limits,
+                    resource_roots: config.parsing.resource_roots.clone(),
+                },
+                dirty: None,
+                fingerprint: None,
+                last_good: None,
+                last_success: None,
+                last_error: None,
+            });
+        }
+        let catalog = config.catalog.base_url.as_ref().map(|url| {
+            let client = CatalogClient::new(url, catalog_token, RetryPolicy::default());
+            CatalogSync::new(
+                client,
+                &config.server.base_url(),
+                config.catalog.shards,
+                config.catalog.concurrency,
+            )
+        });
+        Self {
+            config,
+            shared,
+            sources,
+            catalog,
+            adopted: false,
+            desired: None,
+            diagnostics: (0, 0),
+            served: Entities::new(),
+            published_once: false,
+            held: None,
+            rejected: BTreeMap::new(),
+            catalog_error: None,
+            catalog_failures: 0,
+            last: None,
+            last_catalog_success: None,
+            _watchers: watchers,
+        }
+    }
+
+    /// Runs cycles until `shutdown` turns true. A cycle in flight when it does is given a bounded
+    /// grace period to finish its catalog calls.
+    pub async fn run(
+        mut self,
+        mut triggers: mpsc::Receiver<Trigger>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        // The first cycle runs at once.
+        let mut first = true;
+        let mut next = tokio::time::Instant::now();
+        let refresh_every = self.config.catalog.refresh_interval.map(|s| s.duration());
+        let mut next_refresh = refresh_every.map(|d| tokio::time::Instant::now() + d);
+        loop {
+            let far = tokio::time::Instant::now() + Duration::from_secs(86_400);
+            let (reason, force) = tokio::select! {
+                _ = tokio::time::sleep_until(next) => (if std::mem::take(&mut first) { "start" } else { "schedule" }, false),
+                Some(t) = triggers.recv() => {
+                    let mut manual = t == Trigger::Manual;
+                    // Coalesce a burst of triggers into one cycle.
+                    while let Ok(t) = triggers.try_recv() {
+                        manual |= t == Trigger::Manual;
+                    }
+                    if manual { ("manual", true) } else { ("file change", false) }
+                }
+                _ = tokio::time::sleep_until(next_refresh.unwrap_or(far)), if next_refresh.is_some() => {
+                    self.refresh_all().await;
+                    next_refresh = refresh_every.map(|d| tokio::time::Instant::now() + d);
+                    continue;
+                }
+                _ = shutdown.changed() => break,
+            };
+            {
+                let cycle = self.cycle(reason, force);
+                tokio::pin!(cycle);
+                tokio::select! {
+                    _ = &mut cycle => {}
+                    _ = shutdown.changed() => {
+                        tracing::info!("shutting down: letting the current sync finish (at most 10 s)");
+                        let _ = tokio::time::timeout(Duration::from_secs(10), cycle).await;
+                        break;
+                    }
+                }
+            }
+            next = tokio::time::Instant::now() + self.next_delay();
+        }
+        tracing::info!("sync loop stopped");
+    }
+
+    /// The schedule with a tenth of jitter, or a backoff while the catalog is failing.
+    fn next_delay(&self) -> Duration {
+        let interval = self.config.sync.interval.duration();
+        if self.catalog_failures > 0 {
+            let backoff = Duration::from_millis(500 * 2u64.pow(self.catalog_failures.min(6)));
+            return backoff.min(interval).min(Duration::from_secs(30));
+        }
+        interval + interval.mul_f64(0.1 * jitter())
+    }
+
+    async fn refresh_all(&mut self) {
+        if let Some(catalog) = &self.catalog {
+            match catalog.refresh_all().await {
+                Ok(n) => {
+                    tracing::info!(locations = n, "scheduled refresh of every managed template")
+                }
+                Err(e) => tracing::warn!(error = %e, "scheduled refresh failed"),
+            }
+        }
+    }
+
+    /// One cycle. Public so tests and `diff` can drive it step by step.
+    pub async fn cycle(&mut self, reason: &'static str, force: bool) {
+        let started = Instant::now();
+        metrics::counter!(telemetry::SYNCS, "reason" => reason).increment(1);
+        let changed = self.read_sources(force).await;
+        if changed || self.desired.is_none() {
+            self.desired = Some(Arc::new(self.map().await));
+        }
+        let desired = self.desired.clone().expect("mapped above");
+        if !self.adopted {
+            self.adopt(&desired).await;
+        }
+        let report = self.publish(&desired, reason).await;
+        let calls = self.apply_catalog().await;
+        let report = CycleReport {
+            duration: started.elapsed(),
+            catalog_calls: calls,
+            ..report
+        };
+        metrics::histogram!(telemetry::SYNC_DURATION).record(report.duration.as_secs_f64());
+        metrics::gauge!(telemetry::TEMPLATES_PUBLISHED).set(self.served.len() as f64);
+        metrics::gauge!(telemetry::LAST_SUCCESS, "what" => "sync").set(unix_now());
+        if report.added + report.updated + report.removed > 0 || reason != "schedule" {
+            tracing::info!(
+                reason,
+                added = report.added,
+                updated = report.updated,
+                removed = report.removed,
+                templates = self.served.len(),
+                catalog_calls = report.catalog_calls,
+                ms = report.duration.as_millis() as u64,
+                "sync"
+            );
+        }
+        self.last = Some(report);
+        self.update_status().await;
+    }
+
+    /// Reads the sources that may have changed; `true` when any last good snapshot moved.
+    async fn read_sources(&mut self, force: bool) -> bool {
+        let mut changed = false;
+        for source in &mut self.sources {
+            let needed = force
+                || source.last_good.is_none()
+                || match &source.dirty {
+                    Some(flag) => flag.swap(false, Ordering::AcqRel),
+                    None => true,
+                };
+            if !needed {
+                continue;
+            }
+            let reader = source.reader.clone();
+            let previous = if force { None } else { source.fingerprint };
+            let read = tokio::task::spawn_blocking(move || reader.read_if_changed(previous))
+                .await
+                .unwrap_or_else(|e| Err(format!("the reader panicked: {e}")));
+            match read {
+                Ok(None) => source.last_success = Some(unix_now()),
+                Ok(Some((fingerprint, snapshot))) => {
+                    let before = source.last_good.as_ref().map_or(0, |s| s.workflows.len());
+                    if snapshot.workflows.is_empty() && before > 0 {
+                        let message = format!(
+                            "read 0 workflows where there were {before}: treated as a failure, the last good state is kept"
+                        );
+                        tracing::warn!(source = %source.name, "{message}");
+                        metrics::counter!(telemetry::ERRORS, "kind" => "source_empty").increment(1);
+                        source.last_error = Some(message);
+                        continue;
+                    }
+                    source.fingerprint = Some(fingerprint);
+                    source.last_success = Some(unix_now());
+                    source.last_error = None;
+                    if source.last_good.as_deref() != Some(&snapshot) {
+                        source.last_good = Some(Arc::new(snapshot));
+                        changed = true;
+                    }
+                    metrics::gauge!(telemetry::LAST_SUCCESS, "what" => format!("source:{}", source.name)).set(unix_now());
+                }
+                Err(message) => {
+                    tracing::warn!(source = %source.name, error = %message, "source read failed; its last good state is kept");
+                    metrics::counter!(telemetry::ERRORS, "kind" => "source_read").increment(1);
+                    source.last_error = Some(message);
+                }
+            }
+            let count = source.last_good.as_ref().map_or(0, |s| s.workflows.len());
+            metrics::gauge!(telemetry::WORKFLOWS, "source" => source.name.clone())
+                .set(count as f64);
+        }
+        changed
+    }
+
+    /// Merges the last good snapshots and maps them (off the async runtime: it is CPU work).
+    async fn map(&mut self) -> Entities {
+        let reads: Vec<SourceRead> = self
+            .sources
+            .iter()
+            .filter_map(|s| {
+                s.last_good
+                    .as_ref()
+                    .map(|snap| (s.name.clone(), Ok((**snap).clone())))
+            })
+            .collect();
+        let config = self.config.clone();
+        let (entities, diagnostics) = tokio::task::spawn_blocking(move || {
+            use rayon::prelude::*;
+            let outcome = pipeline::assemble(&config, reads);
+            let items: Vec<Item> = outcome.templates.into_par_iter().map(Item::new).collect();
+            let entities: Entities = items
+                .into_iter()
+                .map(|i| (i.name().to_owned(), i))
+                .collect();
+            (entities, outcome.diagnostics)
+        })
+        .await
+        .expect("mapping panicked");
+        let mut counts = (0, 0);
+        for d in &diagnostics {
+            match d.severity {
+                Severity::Error => {
+                    counts.0 += 1;
+                    tracing::warn!(file = %d.file, workflow = d.workflow_id.as_deref().unwrap_or(""), "{}", d.message);
+                }
+                Severity::Warning => {
+                    counts.1 += 1;
+                    tracing::info!(file = %d.file, workflow = d.workflow_id.as_deref().unwrap_or(""), "{}", d.message);
+                }
+            }
+        }
+        if counts.0 > 0 {
+            metrics::counter!(telemetry::ERRORS, "kind" => "workflow").increment(counts.0 as u64);
+        }
+        self.diagnostics = counts;
+        entities
+    }
+
+    /// Takes over what the catalog already holds under our public URL: those templates become
+    /// the published state, so the first plan adds only what is missing, updates only what
+    /// differs and removes only what is no longer produced (within the delete guard).
+    async fn adopt(&mut self, desired: &Entities) {
+        let Some(catalog) = &mut self.catalog else {
+            self.adopted = true;
+            return;
+        };
+        match catalog.adopt().await {
+            Ok(adopted) => {
+                let n = adopted.entities.len();
+                for (name, value) in adopted.entities {
+                    match desired.get(&name) {
+                        Some(item) if item.json() == value => {
+                            catalog.mark_synced(&name, &item.hash);
+                            self.served.insert(name, item.clone());
+                        }
+                        _ => {
+                            if let Some(item) = Item::from_value(value) {
+                                catalog.mark_synced(&name, "adopted");
+                                self.served.insert(name, item);
+                            }
+                        }
+                    }
+                }
+                tracing::info!(
+                    templates = n,
+                    locations = adopted.locations,
+                    "adopted what the catalog holds under our public URL"
+                );
+                self.adopted = true;
+            }
+            Err(e) => self.catalog_failed(&e),
+        }
+    }
+
+    /// Plans served vs desired, validates what is new or changed, and serves the result.
+    async fn publish(&mut self, desired: &Entities, reason: &'static str) -> CycleReport {
+        let published: BTreeMap<String, String> = self
+            .served
+            .iter()
+            .map(|(k, v)| (k.clone(), v.hash.clone()))
+            .collect();
+        let guard = DeleteGuard {
+            max_fraction: self.config.sync.max_delete_fraction,
+            minimum: self.config.sync.delete_guard_minimum,
+        };
+        let plan = plan(&published, desired, guard);
+        if let Some(held) = &plan.held
+            && self.held.as_ref() != Some(held)
+        {
+            tracing::warn!(held = held.names.len(), "{}", held.reason);
+            metrics::counter!(telemetry::ERRORS, "kind" => "deletes_held").increment(1);
+        }
+        self.held = plan.held.clone();
+        let mut report = CycleReport {
+            reason,
+            at: unix_now(),
+            ..CycleReport::default()
+        };
+        if plan.is_empty() && self.published_once {
+            return report;
+        }
+        // Validate new and changed entities when a catalog can say what it would reject.
+        let candidates: Vec<(String, Value)> = plan
+            .add
+            .iter()
+            .chain(&plan.update)
+            .map(|n| (n.clone(), desired[n].json()))
+            .collect();
+        let mut rejected = BTreeMap::new();
+        if let (Some(catalog), false) = (&self.catalog, candidates.is_empty()) {
+            match catalog.validate(candidates).await {
+                Ok(list) => rejected.extend(list),
+                // Unvalidated is still published: the catalog validates again when it reads.
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot validate entities with the catalog; publishing them unvalidated")
+                }
+            }
+        }
+        for (name, message) in &rejected {
+            if self.rejected.get(name) != Some(message) {
+                tracing::warn!(entity = %name, "the catalog rejects this template, it is not published: {message}");
+            }
+        }
+        self.rejected = rejected;
+        for name in plan.add.iter().chain(&plan.update) {
+            if self.rejected.contains_key(name) {
+                continue;
+            }
+            if self
+                .served
+                .insert(name.clone(), desired[name].clone())
+                .is_some()
+            {
+                report.updated += 1;
+            } else {
+                report.added += 1;
+            }
+        }
+        for name in &plan.remove {
+            self.served.remove(name);
+            report.removed += 1;
+        }
+        let shards = build_shards(self.served.values(), self.config.catalog.shards);
+        self.shared.publish(shards).await;
+        if !self.published_once {
+            self.published_once = true;
+            tracing::info!(templates = self.served.len(), "first snapshot published");
+        }
+        report
+    }
+
+    /// Brings the catalog in step with what is served; returns the number of calls made.
+    async fn apply_catalog(&mut self) -> usize {
+        let Some(catalog) = &mut self.catalog else {
+            return 0;
+        };
+        if !self.adopted {
+            return 0;
+        }
+        let result = catalog.apply(&self.served).await;
+        match result {
+            Ok(applied) => {
+                let mut added = Vec::new();
+                for change in &applied.changes {
+                    tracing::info!(
+                        target: "audit",
+                        action = change.action,
+                        entity_ref = %change.entity_ref,
+                        source = %self.source_of(&change.entity_ref),
+                        reason = %change.reason,
+                        "catalog change"
+                    );
+                    metrics::counter!(telemetry::CATALOG_CHANGES, "action" => change.action)
+                        .increment(1);
+                    if change.action == "added" {
+                        added.push((
+                            change
+                                .entity_ref
+                                .rsplit('/')
+                                .next()
+                                .unwrap_or_default()
+                                .to_owned(),
+                            change.entity_ref.clone(),
+                        ));
+                    }
+                }
+                if let Some(catalog) = &self.catalog {
+                    catalog.verify(added);
+                }
+                self.catalog_error = None;
+                self.catalog_failures = 0;
+                self.last_catalog_success = Some(unix_now());
+                metrics::gauge!(telemetry::LAST_SUCCESS, "what" => "catalog").set(unix_now());
+                applied.calls
+            }
+            Err(e) => {
+                self.catalog_failed(&e);
+                0
+            }
+        }
+    }
+
+    fn catalog_failed(&mut self, e: &crate::sink::catalog::CatalogError) {
+        let message = e.to_string();
+        if self.catalog_error.as_deref() != Some(message.as_str()) {
+            tracing::warn!(error = %message, "catalog sync failed; it is retried");
+        }
+        metrics::counter!(telemetry::ERRORS, "kind" => format!("catalog_{}", e.metric_label()))
+            .increment(1);
+        self.catalog_error = Some(message);
+        self.catalog_failures += 1;
+    }
+
+    /// The source file of a template, for the audit log.
+    fn source_of(&self, entity_ref: &str) -> String {
+        let name = entity_ref.rsplit('/').next().unwrap_or_default();
+        self.served
+            .get(name)
+            .and_then(|i| {
+                i.template
+                    .metadata
+                    .annotations
+                    .get("orchestrator.io/workflow-id")
+            })
+            .and_then(|id| {
+                self.sources.iter().find_map(|s| {
+                    let snap = s.last_good.as_ref()?;
+                    let wf = snap.workflows.iter().find(|w| &w.id == id)?;
+                    Some(format!("{}/{}", s.name, wf.origin.path))
+                })
+            })
+            .unwrap_or_else(|| "-".into())
+    }
+
+    async fn update_status(&self) {
+        let sources: Vec<Value> = self
+            .sources
+            .iter()
+            .map(|s| {
+                json!({
+                    "name": s.name,
+                    "type": match s.reader { Reader::Dir(_) => "dir", Reader::Bundled { .. } => "bundled" },
+                    "watched": s.dirty.is_some(),
+                    "workflows": s.last_good.as_ref().map_or(0, |x| x.workflows.len()),
+                    "lastSuccess": s.last_success.map(rfc3339),
+                    "lastError": s.last_error,
+                })
+            })
+            .collect();
+        let conflicts = match &self.catalog {
+            Some(c) => c.conflicts.lock().await.clone(),
+            None => BTreeMap::new(),
+        };
+        let status = json!({
+            "ready": self.published_once,
+            "templates": self.served.len(),
+            "diagnostics": {"errors": self.diagnostics.0, "warnings": self.diagnostics.1},
+            "sources": sources,
+            "catalog": match &self.catalog {
+                None => json!({"state": "disabled"}),
+                Some(c) => json!({
+                    "state": if self.catalog_error.is_some() { "failing" } else if self.adopted { "in-sync" } else { "pending" },
+                    "baseUrl": self.config.catalog.base_url,
+                    "registeredLocations": c.registered_locations(),
+                    "lastSuccess": self.last_catalog_success.map(rfc3339),
+                    "lastError": self.catalog_error,
+                    "conflicts": conflicts,
+                    "rejected": self.rejected,
+                }),
+            },
+            "deletesHeld": self.held.as_ref().map(|h| json!({"count": h.names.len(), "reason": h.reason, "templates": h.names})),
+            "lastSync": self.last.as_ref().map(|r| json!({
+                "at": rfc3339(r.at),
+                "reason": r.reason,
+                "durationMs": r.duration.as_millis() as u64,
+                "added": r.added,
+                "updated": r.updated,
+                "removed": r.removed,
+                "catalogCalls": r.catalog_calls,
+            })),
+        });
+        *self.shared.status.write().await = status;
+    }
+}
+
+/// Watches a folder; changes set the returned flag and send a trigger after `debounce`.
+#[allow(clippy::type_complexity)]
+fn watch_folder(
+    root: &std::path::Path,
+    debounce: Duration,
+    trigger: mpsc::Sender<Trigger>,
+) -> Result<
+    (
+        Arc<AtomicBool>,
+        notify_debouncer_full::Debouncer<
+            notify::RecommendedWatcher,
+            notify_debouncer_full::RecommendedCache,
+        >,
+    ),
+    String,
+> {
+    use notify::RecursiveMode;
+    let flag = Arc::new(AtomicBool::new(false));
+    let set = flag.clone();
+    let mut debouncer = notify_debouncer_full::new_debouncer(
+        debounce,
+        None,
+        move |result: notify_debouncer_full::DebounceEventResult| {
+            // Only changes count: our own reads produce access events, which must not re-trigger.
+            let changed = result.is_ok_and(|events| {
+                events
+                    .iter()
+                    .any(|e| !matches!(e.event.kind, notify::EventKind::Access(_)))
+            });
+            if changed {
+                set.store(true, Ordering::Release);
+                // A full channel already holds a pending cycle, which will see the flag.
+                let _ = trigger.try_send(Trigger::FileChange);
+            }
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    debouncer
+        .watch(root, RecursiveMode::Recursive)
+        .map_err(|e| e.to_string())?;
+    Ok((flag, debouncer))
+}
+
+/// A number in [0, 1) that differs between calls, for schedule jitter.
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// What `run` would change in the live catalog, without changing anything.
+#[derive(Debug, Default)]
+pub struct Diff {
+    pub add: Vec<String>,
+    pub update: Vec<String>,
+    pub remove: Vec<String>,
+    pub held: Option<Held>,
+    pub diagnostics: Vec<crate::workflow::Diagnostic>,
+}
+
+/// Reads the sources once and compares with what the catalog holds under our public URL.
+pub async fn diff(
+    config: &Config,
+    catalog_token: Option<String>,
+) -> Result<Diff, crate::sink::catalog::CatalogError> {
+    let cfg = config.clone();
+    let outcome = tokio::task::spawn_blocking(move || pipeline::run(&cfg))
+        .await
+        .expect("mapping panicked");
+    let desired: Entities = outcome
+        .templates
+        .into_iter()
+        .map(|t| (t.metadata.name.clone(), Item::new(t)))
+        .collect();
+    let mut catalog_hashes = BTreeMap::new();
+    if let Some(url) = &config.catalog.base_url {
+        let client = CatalogClient::new(url, catalog_token, RetryPolicy::default());
+        let mut sync = CatalogSync::new(
+            client,
+            &config.server.base_url(),
+            config.catalog.shards,
+            config.catalog.concurrency,
+        );
+        for (name, value) in sync.adopt().await?.entities {
+            let hash = match desired.get(&name) {
+                Some(item) if item.json() == value => item.hash.clone(),
+                _ => "differs".to_owned(),
+            };
+            catalog_hashes.insert(name, hash);
+        }
+    }
+    let guard = DeleteGuard {
+        max_fraction: config.sync.max_delete_fraction,
+        minimum: config.sync.delete_guard_minimum,
+    };
+    let p = plan(&catalog_hashes, &desired, guard);
+    let namespace = &config.templates.namespace;
+    let refs = |names: Vec<String>| {
+        names
+            .into_iter()
+            .map(|n| crate::plan::entity_ref(namespace, &n))
+            .collect()
+    };
+    Ok(Diff {
+        add: refs(p.add),
+        update: refs(p.update),
+        remove: refs(p.remove),
+        held: p.held,
+        diagnostics: outcome.diagnostics,
+    })
+}
