@@ -661,6 +661,7 @@ impl Config {
                     ..ParseLimits::default()
                 },
                 resource_roots: self.parsing.resource_roots.clone(),
+                cache: Default::default(),
             })
             .collect()
     }

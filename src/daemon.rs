@@ -18,6 +18,17 @@ pub enum StartError {
     Listen { address: String, reason: String },
 }
 
+/// glibc gives every thread that allocates its own malloc arena (up to 8 per core) and keeps
+/// freed memory in each; the daemon's threads (tokio workers, rayon, blocking reads) then hold
+/// a third more RSS than they use. Two arenas measured 58 -> 45 MB with 1000 workflows.
+pub fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator tunable; called before the runtime starts threads.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 pub async fn run(
     config: Config,
     catalog_token: Option<String>,

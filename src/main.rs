@@ -141,6 +141,7 @@ fn daemon(file: Option<PathBuf>) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    daemon::limit_malloc_arenas();
     match runtime().block_on(daemon::run(config, catalog_token, trigger_token)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

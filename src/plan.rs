@@ -6,6 +6,7 @@
 //! of its workflows is more likely broken than emptied on purpose).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -61,8 +62,8 @@ pub fn entity_ref(namespace: &str, name: &str) -> String {
     format!("template:{namespace}/{name}")
 }
 
-/// Entities keyed by name.
-pub type Entities = BTreeMap<String, Item>;
+/// Entities keyed by name; shared, since the desired and the served state hold the same ones.
+pub type Entities = BTreeMap<String, Arc<Item>>;
 
 /// When removals are held back.
 #[derive(Debug, Clone, Copy)]
@@ -149,7 +150,7 @@ mod tests {
             .collect();
         map_all(&workflows, &MapOptions::default())
             .into_iter()
-            .map(|t| (t.metadata.name.clone(), Item::new(t)))
+            .map(|t| (t.metadata.name.clone(), Arc::new(Item::new(t))))
             .collect()
     }
 

@@ -42,9 +42,17 @@ enum Reader {
 }
 
 impl Reader {
-    /// `Ok(None)`: unchanged since `previous`.
-    fn read_if_changed(&self, previous: Option<u64>) -> Result<Option<(u64, Snapshot)>, String> {
+    /// `Ok(None)`: unchanged since `previous`. A watched folder is known to have changed (its
+    /// watcher said so), so it skips the fingerprint walk.
+    fn read_if_changed(
+        &self,
+        previous: Option<u64>,
+        watched: bool,
+    ) -> Result<Option<(u64, Snapshot)>, String> {
         match self {
+            Reader::Dir(dir) if watched && previous.is_some() => {
+                dir.read().map(|s| Some((0, s))).map_err(|e| e.to_string())
+            }
             Reader::Dir(dir) => {
                 let fingerprint = dir.fingerprint().map_err(|e| e.to_string())?;
                 if previous == Some(fingerprint) {
@@ -326,9 +334,11 @@ impl Daemon {
             }
             let reader = source.reader.clone();
             let previous = if force { None } else { source.fingerprint };
-            let read = tokio::task::spawn_blocking(move || reader.read_if_changed(previous))
-                .await
-                .unwrap_or_else(|e| Err(format!("the reader panicked: {e}")));
+            let watched = source.dirty.is_some();
+            let read =
+                tokio::task::spawn_blocking(move || reader.read_if_changed(previous, watched))
+                    .await
+                    .unwrap_or_else(|e| Err(format!("the reader panicked: {e}")));
             match read {
                 Ok(None) => source.last_success = Some(unix_now()),
                 Ok(Some((fingerprint, snapshot))) => {
@@ -376,10 +386,21 @@ impl Daemon {
             })
             .collect();
         let config = self.config.clone();
+        let previous = self.desired.clone();
         let (entities, diagnostics) = tokio::task::spawn_blocking(move || {
             use rayon::prelude::*;
             let outcome = pipeline::assemble(&config, reads);
-            let items: Vec<Item> = outcome.templates.into_par_iter().map(Item::new).collect();
+            // A template equal to the one mapped last time keeps its rendered document.
+            let items: Vec<Arc<Item>> = outcome
+                .templates
+                .into_par_iter()
+                .map(
+                    |t| match previous.as_ref().and_then(|p| p.get(&t.metadata.name)) {
+                        Some(old) if old.template == t => old.clone(),
+                        _ => Arc::new(Item::new(t)),
+                    },
+                )
+                .collect();
             let entities: Entities = items
                 .into_iter()
                 .map(|i| (i.name().to_owned(), i))
@@ -428,7 +449,7 @@ impl Daemon {
                         _ => {
                             if let Some(item) = Item::from_value(value) {
                                 catalog.mark_synced(&name, "adopted");
-                                self.served.insert(name, item);
+                                self.served.insert(name, Arc::new(item));
                             }
                         }
                     }
@@ -512,7 +533,10 @@ impl Daemon {
             self.served.remove(name);
             report.removed += 1;
         }
-        let shards = build_shards(self.served.values(), self.config.catalog.shards);
+        let shards = build_shards(
+            self.served.values().map(Arc::as_ref),
+            self.config.catalog.shards,
+        );
         self.shared.publish(shards).await;
         if !self.published_once {
             self.published_once = true;
@@ -732,7 +756,7 @@ pub async fn diff(
     let desired: Entities = outcome
         .templates
         .into_iter()
-        .map(|t| (t.metadata.name.clone(), Item::new(t)))
+        .map(|t| (t.metadata.name.clone(), Arc::new(Item::new(t))))
         .collect();
     let mut catalog_hashes = BTreeMap::new();
     if let Some(url) = &config.catalog.base_url {

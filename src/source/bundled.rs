@@ -26,5 +26,5 @@ pub fn read(limits: &ParseLimits, resource_roots: &[String]) -> Snapshot {
             files.push(path.to_string());
         }
     }
-    read_tree(&tree, &files, limits, resource_roots)
+    read_tree(&tree, &files, limits, resource_roots, None)
 }

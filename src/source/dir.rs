@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use rayon::prelude::*;
@@ -29,7 +30,16 @@ pub struct DirSource {
     pub exclude: Vec<String>,
     pub limits: ParseLimits,
     pub resource_roots: Vec<String>,
+    /// Files parsed by earlier reads (shared by clones), so a re-read parses only what changed.
+    pub cache: ParseCache,
 }
+
+/// Parsed files by path and content version. Shared between clones of a source.
+#[derive(Debug, Clone, Default)]
+pub struct ParseCache(Arc<Mutex<CachedFiles>>);
+
+/// path -> (content version, what parsing it gave).
+type CachedFiles = HashMap<String, (u128, Arc<FileResult>)>;
 
 impl DirSource {
     pub fn new(root: impl Into<PathBuf>) -> Self {
@@ -39,6 +49,7 @@ impl DirSource {
             exclude: Vec::new(),
             limits: ParseLimits::default(),
             resource_roots: vec!["src/main/resources".into()],
+            cache: ParseCache::default(),
         }
     }
 
@@ -91,7 +102,13 @@ impl DirSource {
     /// a file is a diagnostic in the snapshot.
     pub fn read(&self) -> Result<Snapshot, SourceError> {
         let (tree, files) = self.list()?;
-        Ok(read_tree(&tree, &files, &self.limits, &self.resource_roots))
+        Ok(read_tree(
+            &tree,
+            &files,
+            &self.limits,
+            &self.resource_roots,
+            Some(&self.cache),
+        ))
     }
 }
 
@@ -154,7 +171,8 @@ fn walk(root: &Path, dir: &Path) -> Vec<String> {
 }
 
 /// One parsed file, ready for the sequential part of a read.
-struct FileResult {
+#[derive(Debug)]
+pub struct FileResult {
     path: String,
     sha256: String,
     outcome: Result<crate::workflow::ParsedFile, String>,
@@ -166,14 +184,15 @@ pub fn read_tree(
     files: &[String],
     limits: &ParseLimits,
     resource_roots: &[String],
+    cache: Option<&ParseCache>,
 ) -> Snapshot {
-    let parsed = parse_all(tree, files, limits);
+    let parsed = parse_all(tree, files, limits, cache);
     let mut diagnostics = Vec::new();
     // Workflows by id; the first in (path, document) order wins, which does not depend on the
     // order a file system lists files in.
     let mut winners: BTreeMap<String, (&FileResult, &ParsedWorkflow)> = BTreeMap::new();
     let mut config_maps: HashMap<&str, Vec<&ConfigMap>> = HashMap::new();
-    for file in &parsed {
+    for file in parsed.iter().map(Arc::as_ref) {
         let content = match &file.outcome {
             Ok(content) => content,
             Err(reason) => {
@@ -313,12 +332,48 @@ fn document_message(
     }
 }
 
-/// Parses every file, on all cores: reading and parsing dominate a cold read.
-fn parse_all(tree: &dyn Tree, files: &[String], limits: &ParseLimits) -> Vec<FileResult> {
-    files
+/// Parses every file, on all cores: reading and parsing dominate a cold read. With a cache,
+/// a file whose version is unchanged is not read again.
+fn parse_all(
+    tree: &dyn Tree,
+    files: &[String],
+    limits: &ParseLimits,
+    cache: Option<&ParseCache>,
+) -> Vec<Arc<FileResult>> {
+    let Some(cache) = cache else {
+        return files
+            .par_iter()
+            .map(|p| Arc::new(parse_one(tree, p, limits)))
+            .collect();
+    };
+    let known = std::mem::take(&mut *cache.0.lock().expect("parse cache poisoned"));
+    let parsed: Vec<(String, Option<u128>, Arc<FileResult>)> = files
         .par_iter()
-        .map(|p| parse_one(tree, p, limits))
-        .collect()
+        .map(|p| {
+            let version = tree.version(p);
+            let hit = version.and_then(|v| {
+                known
+                    .get(p)
+                    .filter(|(kv, _)| *kv == v)
+                    .map(|(_, r)| r.clone())
+            });
+            let result = hit.unwrap_or_else(|| Arc::new(parse_one(tree, p, limits)));
+            (p.clone(), version, result)
+        })
+        .collect();
+    // Only files still listed stay cached.
+    let mut next = HashMap::with_capacity(parsed.len());
+    let results = parsed
+        .into_iter()
+        .map(|(path, version, result)| {
+            if let Some(v) = version {
+                next.insert(path, (v, result.clone()));
+            }
+            result
+        })
+        .collect();
+    *cache.0.lock().expect("parse cache poisoned") = next;
+    results
 }
 
 fn parse_one(tree: &dyn Tree, path: &str, limits: &ParseLimits) -> FileResult {

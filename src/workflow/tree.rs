@@ -35,6 +35,12 @@ pub trait Tree: Sync {
         self.read(path)
     }
 
+    /// A cheap identity of a file's current content (size, modification time, inode on disk; a
+    /// blob id in git), so that a reader can reuse what it parsed before. `None`: unknown.
+    fn version(&self, _path: &str) -> Option<u128> {
+        None
+    }
+
     /// The absolute location of the root on the local disk, if it has one (for `file://` refs).
     fn local_root(&self) -> Option<&Path> {
         None
@@ -157,6 +163,22 @@ impl Tree for DirTree {
             .and_then(|mut f| f.read_to_end(&mut bytes))
             .map_err(io)?;
         Ok(bytes)
+    }
+
+    fn version(&self, path: &str) -> Option<u128> {
+        use std::hash::{Hash, Hasher};
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::symlink_metadata(self.root.join(path)).ok()?;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (
+            meta.len(),
+            meta.mtime(),
+            meta.mtime_nsec(),
+            meta.ino(),
+            meta.ctime_nsec(),
+        )
+            .hash(&mut h);
+        Some(u128::from(h.finish()))
     }
 
     fn local_root(&self) -> Option<&Path> {

@@ -64,6 +64,9 @@ pub struct Options {
     pub db_dir: Option<PathBuf>,
     /// Static bearer token (>= 8 chars, no spaces); default a generated one.
     pub token: Option<String>,
+    /// Listen on exactly this port (a test that points a client at it before the catalog
+    /// runs); default a free port. A fixed port is not retried on EADDRINUSE: start panics.
+    pub port: Option<u16>,
 }
 
 /// A running real Backstage catalog. Stopped by `Drop` (or [`Catalog::stop`]).
@@ -158,7 +161,8 @@ pub fn ensure_installed() -> Duration {
     }
 }
 
-fn free_port() -> u16 {
+/// A port that was free on 127.0.0.1 a moment ago.
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("bind 127.0.0.1:0")
@@ -227,7 +231,7 @@ impl Catalog {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let port = free_port();
+            let port = opts.port.unwrap_or_else(free_port);
             let token = opts
                 .token
                 .clone()
@@ -283,7 +287,7 @@ impl Catalog {
                 });
             }
             let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-            if attempt < 3 && log.contains("EADDRINUSE") {
+            if attempt < 3 && opts.port.is_none() && log.contains("EADDRINUSE") {
                 eprintln!("catalog harness: port {port} taken, retrying");
                 continue;
             }
@@ -459,6 +463,36 @@ impl Catalog {
         )
         .await
         .0
+    }
+
+    /// Makes the catalog create its plugin signing key now, outside any database transaction.
+    ///
+    /// Backstage (catalog-backend 4.0.5 on sqlite, whose pool holds one connection) publishes a
+    /// `catalog conflict` event *inside* the processing transaction when two locations emit the
+    /// same entity ref. Publishing needs a plugin token; when no signing key exists yet, creating
+    /// one waits for a database connection the transaction holds, and the whole catalog stalls
+    /// for 60 s (`KnexTimeoutError: Timeout acquiring a connection`; every REST call hangs).
+    /// A processing error publishes its event outside a transaction, so registering a location
+    /// nothing serves creates the key (valid for an hour) without the stall. Call this before a
+    /// test provokes a name conflict.
+    pub async fn create_signing_key(&self) {
+        const CREATED: &str = "Created new signing key";
+        let log = || std::fs::read_to_string(&self.log_path).unwrap_or_default();
+        if log().contains(CREATED) {
+            return;
+        }
+        // Nothing listens there: processing fails with a fetch error.
+        let target = format!("http://127.0.0.1:{}/signing-key-warm-up.yaml", free_port());
+        let (status, body) = self.register_location(&target, false).await;
+        assert_eq!(status, StatusCode::CREATED, "register {target}: {body}");
+        wait_for(
+            "the catalog to create its signing key",
+            Duration::from_secs(30),
+            || async { log().contains(CREATED).then_some(()) },
+        )
+        .await;
+        let id = body["location"]["id"].as_str().expect("location.id");
+        assert_eq!(self.delete_location(id).await, StatusCode::NO_CONTENT);
     }
 
     /// Poll until the entity exists; returns it and the time it took.

@@ -1,0 +1,316 @@
+//! Benchmark: the daemon against the real Backstage catalog, with 1000 generated workflows,
+//! side by side with the catalog's own ingest of the same 1000 Templates from one static file.
+//!
+//! `cargo bench --bench daemon` (needs Node.js and npm: it installs and starts the catalog from
+//! tests/e2e/backstage). Each phase gets a fresh catalog (processing interval 600 s, so only
+//! explicit API calls make changes visible). Reports:
+//! - cold start until all 1000 are visible: static multi-doc file vs the daemon;
+//! - one workflow edited -> new title visible: median and max over 20 edits;
+//! - one workflow deleted -> gone;
+//! - catalog entities beyond the 1000 Templates;
+//! - idle cycles: catalog requests and CPU time per cycle; the daemon's RSS.
+
+#[path = "../tests/support/catalog.rs"]
+mod catalog;
+#[path = "support/generate.rs"]
+mod generate;
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use catalog::{Catalog, Options};
+use serde_json::Value;
+
+const N: usize = 1000;
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("daemon benchmark: run it with `cargo bench --bench daemon`");
+        return;
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let flows = tmp.path().join("flows");
+    generate::generate(&flows, N);
+    println!("generated {N} workflows");
+
+    let binary = env!("CARGO_BIN_EXE_orchestrator-provider");
+    let static_secs = rt.block_on(static_baseline(binary, &flows));
+    let results = rt.block_on(daemon_run(binary, tmp.path(), &flows));
+
+    println!("| measure | value | target |");
+    println!("|---|---|---|");
+    println!("| catalog ingest of one static 1000-document file (floor) | {static_secs:.1} s | |");
+    println!(
+        "| daemon cold start, all 1000 visible | {:.1} s ({:.2}x the floor) | <= 1.3x |",
+        results.cold,
+        results.cold / static_secs
+    );
+    println!(
+        "| edit -> visible, median of 20 | {:.2} s | <= 1.0 s |",
+        results.edit_median
+    );
+    println!(
+        "| edit -> visible, max of 20 | {:.2} s | |",
+        results.edit_max
+    );
+    println!("| delete -> gone | {:.2} s | <= 5 s |", results.delete);
+    println!(
+        "| catalog entities beyond the 1000 Templates | {} | <= 50 |",
+        results.extra_entities
+    );
+    println!(
+        "| idle cycle: catalog requests | {:.1} per cycle ({} cycles) | 0 |",
+        results.idle_calls, results.idle_cycles
+    );
+    println!(
+        "| idle cycle: CPU time | {:.2} ms per cycle | <= 10 ms |",
+        results.idle_cpu_ms
+    );
+    println!(
+        "| daemon RSS (peak) | {:.1} MB ({:.1} MB) | <= 40 MB |",
+        results.rss_mb, results.hwm_mb
+    );
+}
+
+fn start_catalog() -> Catalog {
+    Catalog::start_with(Options {
+        processing_seconds: Some(600),
+        ..Default::default()
+    })
+    .expect("the benchmark needs the real catalog (Node.js and npm)")
+}
+
+/// The number of templates, from one light query (`totalItems`), so polling does not load the
+/// catalog being measured.
+async fn template_count(catalog: &Catalog) -> usize {
+    let response = catalog
+        .request(
+            reqwest::Method::GET,
+            "/api/catalog/entities/by-query?filter=kind=template&limit=1&fields=metadata.name",
+        )
+        .send()
+        .await;
+    match response {
+        Ok(r) => r
+            .json::<Value>()
+            .await
+            .ok()
+            .and_then(|v| v["totalItems"].as_u64())
+            .unwrap_or(0) as usize,
+        Err(_) => 0,
+    }
+}
+
+async fn wait_until(what: &str, timeout: Duration, mut f: impl AsyncFnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while started.elapsed() < timeout {
+        if f().await {
+            return started.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: not reached within {timeout:?}");
+}
+
+/// The catalog's own ingest of the same Templates from one static multi-document file.
+async fn static_baseline(binary: &str, flows: &Path) -> f64 {
+    let catalog = start_catalog();
+    let out = Command::new(binary)
+        .arg("export")
+        .arg(flows)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let body = String::from_utf8(out.stdout).unwrap();
+    let etag = format!("\"{}\"", body.len());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/all.yaml", listener.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/all.yaml",
+        axum::routing::get(move || {
+            let body = body.clone();
+            let etag = etag.clone();
+            async move { ([("etag", etag)], body) }
+        }),
+    );
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let started = Instant::now();
+    let (status, _) = catalog.register_location(&url, false).await;
+    assert!(status.is_success(), "register: {status}");
+    wait_until("static file ingest", Duration::from_secs(120), async || {
+        template_count(&catalog).await >= N
+    })
+    .await;
+    let secs = started.elapsed().as_secs_f64();
+    server.abort();
+    secs
+}
+
+struct Results {
+    cold: f64,
+    edit_median: f64,
+    edit_max: f64,
+    delete: f64,
+    extra_entities: usize,
+    idle_calls: f64,
+    idle_cycles: u64,
+    idle_cpu_ms: f64,
+    rss_mb: f64,
+    hwm_mb: f64,
+}
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+async fn daemon_run(binary: &str, dir: &Path, flows: &Path) -> Results {
+    let catalog = start_catalog();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "sources:\n  - type: dir\n    path: {}\nserver:\n  listen: 127.0.0.1:{port}\ncatalog:\n  baseUrl: {}\n  tokenEnv: BENCH_CATALOG_TOKEN\nsync:\n  interval: 1s\n  debounce: 50ms\nlogging:\n  level: info\n",
+            flows.display(),
+            catalog.base_url
+        ),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let child = Command::new(binary)
+        .args(["run", "--config"])
+        .arg(&config)
+        .env("BENCH_CATALOG_TOKEN", &catalog.token)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let daemon = Daemon(child);
+    let pid = daemon.0.id();
+    wait_until("daemon cold start", Duration::from_secs(180), async || {
+        template_count(&catalog).await >= N
+    })
+    .await;
+    let cold = started.elapsed().as_secs_f64();
+
+    // Edits: change the title of one workflow at a time, wait for the catalog to show it.
+    let mut edits = Vec::new();
+    for k in 0..20 {
+        let i = 2 * k + 1; // YAML workflows
+        let file = flows.join(format!(
+            "team-{:02}/flow-{i:05}/flow-{i:05}.sw.yaml",
+            i % 40
+        ));
+        let text = std::fs::read_to_string(&file).unwrap();
+        let title = format!("Edited workflow {i} edit-{k}");
+        let edited = text.replacen(
+            &format!("name: Generated workflow {i}"),
+            &format!("name: {title}"),
+            1,
+        );
+        assert_ne!(text, edited);
+        let t = Instant::now();
+        std::fs::write(&file, edited).unwrap();
+        let name = format!("flow-{i:05}");
+        wait_until("edit visible", Duration::from_secs(30), async || {
+            catalog
+                .get_entity("template", "default", &name)
+                .await
+                .is_some_and(|e| {
+                    e.pointer("/metadata/title").and_then(Value::as_str) == Some(title.as_str())
+                })
+        })
+        .await;
+        edits.push(t.elapsed().as_secs_f64());
+    }
+    edits.sort_by(f64::total_cmp);
+
+    // Delete one workflow.
+    let t = Instant::now();
+    std::fs::remove_dir_all(flows.join("team-02/flow-00002")).unwrap();
+    wait_until("delete gone", Duration::from_secs(60), async || {
+        catalog
+            .get_entity("template", "default", "flow-00002")
+            .await
+            .is_none()
+    })
+    .await;
+    let delete = t.elapsed().as_secs_f64();
+
+    let all = catalog.list_entities("kind=location").await.len();
+
+    // Idle: let the schedule run, count catalog calls and CPU over those cycles.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let metrics_url = format!("http://127.0.0.1:{port}/metrics");
+    let (calls0, syncs0) = scrape(&metrics_url).await;
+    let cpu0 = cpu_ticks(pid);
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let (calls1, syncs1) = scrape(&metrics_url).await;
+    let cpu1 = cpu_ticks(pid);
+    let cycles = (syncs1 - syncs0).max(1.0);
+    let tick_ms = 1000.0 / 100.0; // USER_HZ is 100 on Linux
+    let (rss, hwm) = rss(pid);
+    drop(daemon);
+    Results {
+        cold,
+        edit_median: edits[edits.len() / 2],
+        edit_max: edits[edits.len() - 1],
+        delete,
+        extra_entities: all,
+        idle_calls: (calls1 - calls0) / cycles,
+        idle_cycles: cycles as u64,
+        idle_cpu_ms: (cpu1 - cpu0) as f64 * tick_ms / cycles,
+        rss_mb: rss,
+        hwm_mb: hwm,
+    }
+}
+
+/// (catalog calls, sync cycles) from the daemon's metrics.
+async fn scrape(url: &str) -> (f64, f64) {
+    let text = reqwest::get(url).await.unwrap().text().await.unwrap();
+    let sum = |prefix: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    (
+        sum("orchestrator_provider_catalog_calls_total"),
+        sum("orchestrator_provider_syncs_total"),
+    )
+}
+
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+fn rss(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb = |key: &str| -> f64 {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (kb("VmRSS"), kb("VmHWM"))
+}

@@ -1,0 +1,982 @@
+//! End to end: the real `orchestrator-provider run` binary against a real Backstage catalog
+//! (tests/support/catalog.rs), asserting only what the catalog's REST API returns.
+//!
+//! Every test starts its own catalog (processing interval 600 s, so only the daemon's explicit
+//! calls make changes visible) and its own daemon(s) over a temp copy of `fixtures/workflows`.
+//! At most [`PARALLEL`] tests run at once, whatever `--test-threads` says, so the timing
+//! assertions (edit or delete visible within 5 s) hold on a small machine.
+//!
+//! With `ORCHESTRATOR_PROVIDER_SKIP_E2E=1` every test prints `skipped: ...` and passes.
+
+#[path = "support/catalog.rs"]
+mod catalog;
+#[path = "support/daemon.rs"]
+mod daemon;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use catalog::{Catalog, Options};
+use daemon::{ConfigOpts, Daemon, Setup};
+use orchestrator_provider::config::{Config, DirSourceConfig, SourceConfig};
+use orchestrator_provider::pipeline;
+use orchestrator_provider::sink::serve::shard_of;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// The templates the bundled examples map to.
+const NAMES: [&str; 5] = [
+    "deploy-app",
+    "hello-world",
+    "notify-manager",
+    "onboarding",
+    "provision-database",
+];
+const ORIGIN: &str = "backstage.io/managed-by-origin-location";
+const ORPHAN: &str = "backstage.io/orphan";
+const VISIBLE: Duration = Duration::from_secs(30);
+/// `catalog.shards` (the default).
+const SHARDS: usize = 32;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/// Tests that run at once (each one runs a catalog of ~200 MiB and a daemon).
+const PARALLEL: usize = 2;
+
+struct Slot;
+
+static SLOTS: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+
+/// Waits for one of the [`PARALLEL`] slots; released on drop.
+fn slot() -> Slot {
+    let (lock, cvar) = &SLOTS;
+    let mut used = lock.lock().unwrap_or_else(|e| e.into_inner());
+    while *used >= PARALLEL {
+        used = cvar.wait(used).unwrap_or_else(|e| e.into_inner());
+    }
+    *used += 1;
+    Slot
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let (lock, cvar) = &SLOTS;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        cvar.notify_one();
+    }
+}
+
+/// A catalog started on the blocking pool; `None` (skipped) with ORCHESTRATOR_PROVIDER_SKIP_E2E=1.
+async fn start_catalog(opts: Options) -> Option<Catalog> {
+    tokio::task::spawn_blocking(move || Catalog::start_with(opts))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
+/// Polls `f` every 100 ms until it returns `Ok`; panics after `timeout` with the last `Err`.
+async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> (T, Duration)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let t0 = Instant::now();
+    loop {
+        match f().await {
+            Ok(v) => return (v, t0.elapsed()),
+            Err(last) if t0.elapsed() >= timeout => panic!(
+                "timed out after {:.1} s waiting for {what}; last seen: {last}",
+                timeout.as_secs_f64()
+            ),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// Waits until every name in `names` is a template in the catalog; returns them by name.
+async fn wait_for_templates(
+    cat: &Catalog,
+    names: &[&str],
+    timeout: Duration,
+) -> (BTreeMap<String, Value>, Duration) {
+    eventually(
+        &format!("templates {names:?} in the catalog"),
+        timeout,
+        || async {
+            let mut found = BTreeMap::new();
+            let mut missing = Vec::new();
+            for name in names {
+                match cat.get_entity("template", "default", name).await {
+                    Some(e) => {
+                        found.insert(name.to_string(), e);
+                    }
+                    None => missing.push(*name),
+                }
+            }
+            if missing.is_empty() {
+                Ok(found)
+            } else {
+                Err(format!("missing {missing:?}"))
+            }
+        },
+    )
+    .await
+}
+
+fn uid(entity: &Value) -> String {
+    entity["metadata"]["uid"]
+        .as_str()
+        .unwrap_or_else(|| panic!("entity without uid: {entity}"))
+        .to_owned()
+}
+
+fn origin(entity: &Value) -> String {
+    entity["metadata"]["annotations"][ORIGIN]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// name -> uid of every template in the catalog.
+async fn template_uids(cat: &Catalog) -> BTreeMap<String, String> {
+    cat.list_entities("kind=template")
+        .await
+        .iter()
+        .map(|e| (e["metadata"]["name"].as_str().unwrap().to_owned(), uid(e)))
+        .collect()
+}
+
+/// `(id, target)` of every location whose target is under `base` (`http://host:port`).
+async fn locations_under(cat: &Catalog, base: &str) -> Vec<(String, String)> {
+    let prefix = format!("{base}/catalog/");
+    let mut out: Vec<(String, String)> = cat
+        .locations()
+        .await
+        .iter()
+        .filter_map(|l| {
+            let target = l["target"].as_str()?;
+            target.starts_with(&prefix).then(|| {
+                (
+                    l["id"].as_str().unwrap_or_default().to_owned(),
+                    target.to_owned(),
+                )
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.1.cmp(&b.1));
+    out
+}
+
+/// `Ok` when the catalog's locations under `base` are exactly the daemon's non-empty shards
+/// (`/catalog/index.yaml`), each registered once.
+async fn locations_match_index(cat: &Catalog, d: &Daemon, base: &str) -> Result<(), String> {
+    let index = d.index_targets().await;
+    let locations = locations_under(cat, base).await;
+    let targets: Vec<&str> = locations.iter().map(|(_, t)| t.as_str()).collect();
+    let unique: BTreeSet<&str> = targets.iter().copied().collect();
+    if unique.len() != targets.len() {
+        return Err(format!("a shard is registered twice: {locations:?}"));
+    }
+    if targets != index.iter().map(String::as_str).collect::<Vec<_>>() {
+        return Err(format!(
+            "catalog locations under {base} {targets:?} != daemon's non-empty shards {index:?}"
+        ));
+    }
+    Ok(())
+}
+
+async fn assert_locations_match_index(cat: &Catalog, d: &Daemon, base: &str) {
+    eventually(
+        "the catalog's locations to be the daemon's non-empty shards",
+        Duration::from_secs(10),
+        || locations_match_index(cat, d, base),
+    )
+    .await;
+}
+
+/// Entities of any kind the catalog marks as orphans.
+async fn orphans(cat: &Catalog) -> Vec<String> {
+    cat.list_entities("")
+        .await
+        .iter()
+        .filter(|e| e["metadata"]["annotations"][ORPHAN].is_string())
+        .map(|e| {
+            format!(
+                "{}:{}/{}",
+                e["kind"].as_str().unwrap_or_default(),
+                e["metadata"]["namespace"].as_str().unwrap_or_default(),
+                e["metadata"]["name"].as_str().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+/// The templates the library maps `root` to, as JSON, by name.
+fn expected_templates(root: &Path, include: &[&str]) -> BTreeMap<String, Value> {
+    let mut source = DirSourceConfig {
+        path: root.to_owned(),
+        include: Vec::new(),
+        exclude: Vec::new(),
+        watch: false,
+    };
+    if !include.is_empty() {
+        source.include = include.iter().map(|s| s.to_string()).collect();
+    } else {
+        source.include = ["**/*.sw.json", "**/*.sw.yaml", "**/*.sw.yml"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    }
+    let config = Config {
+        sources: vec![SourceConfig::Dir(source)],
+        ..Config::default()
+    };
+    pipeline::run(&config)
+        .templates
+        .iter()
+        .map(|t| {
+            let v = serde_json::to_value(t).unwrap();
+            (v["metadata"]["name"].as_str().unwrap().to_owned(), v)
+        })
+        .collect()
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} has no {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cold_start_publishes_every_bundled_template_with_annotations_form_and_step() {
+    let _slot = slot();
+    let Some(cat) = start_catalog(Options::default()).await else {
+        return;
+    };
+    let setup = Setup::new(&cat.base_url, &cat.token);
+    let (config, port) = setup.write_config(&ConfigOpts::default());
+    let t0 = Instant::now();
+    let d = Daemon::start(&config, port, &cat.token, "daemon").await;
+    let (found, _) = wait_for_templates(&cat, &NAMES, VISIBLE).await;
+    let cold = t0.elapsed();
+
+    let expected = expected_templates(&setup.flows, &[]);
+    assert_eq!(
+        expected.keys().collect::<Vec<_>>(),
+        NAMES.iter().collect::<Vec<_>>(),
+        "the fixtures map to other templates than this test expects"
+    );
+    for name in NAMES {
+        let got = &found[name];
+        let want = &expected[name];
+        let annotations = &got["metadata"]["annotations"];
+        assert_eq!(
+            annotations["orchestrator.io/workflow-id"], name,
+            "{name}: {got}"
+        );
+        assert_eq!(
+            annotations["orchestrator.io/workflows"],
+            json!(format!("[\"{name}\"]")),
+            "{name}: {got}"
+        );
+        assert_eq!(
+            got["metadata"]["title"], want["metadata"]["title"],
+            "{name}"
+        );
+        assert_eq!(
+            got["spec"]["parameters"], want["spec"]["parameters"],
+            "{name}: the catalog's form differs from the mapped one"
+        );
+        assert!(
+            got["spec"]["parameters"].is_array(),
+            "{name}: no spec.parameters: {got}"
+        );
+        let steps = got["spec"]["steps"].as_array().expect("spec.steps");
+        assert_eq!(steps.len(), 1, "{name}: {steps:?}");
+        assert_eq!(steps[0]["action"], "orchestrator:workflow:run", "{name}");
+        assert_eq!(steps[0]["input"]["workflow_id"], name, "{name}");
+        assert!(
+            origin(got).starts_with(&format!("url:{}/catalog/shard-", d.url)),
+            "{name} is not owned by the daemon's shard: {}",
+            origin(got)
+        );
+    }
+    // The forms are real: every workflow with an input schema has at least one page.
+    for name in [
+        "deploy-app",
+        "hello-world",
+        "onboarding",
+        "provision-database",
+    ] {
+        assert!(
+            !found[name]["spec"]["parameters"]
+                .as_array()
+                .unwrap()
+                .is_empty(),
+            "{name} has an input schema but an empty form"
+        );
+    }
+    assert_eq!(template_uids(&cat).await.len(), NAMES.len());
+    assert_locations_match_index(&cat, &d, &d.url).await;
+    println!(
+        "cold start: {} templates visible {:.2} s after the daemon was spawned",
+        NAMES.len(),
+        cold.as_secs_f64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edited_workflow_shows_its_new_title_within_5s() {
+    let _slot = slot();
+    let Some(cat) = start_catalog(Options::default()).await else {
+        return;
+    };
+    let setup = Setup::new(&cat.base_url, &cat.token);
+    let (config, port) = setup.write_config(&ConfigOpts::default());
+    let _d = Daemon::start(&config, port, &cat.token, "daemon").await;
+    let (before, _) = wait_for_templates(&cat, &NAMES, VISIBLE).await;
+    assert_eq!(before["hello-world"]["metadata"]["title"], "Hello world");
+
+    let title = "Hello edited world";
+    edit(
+        &setup.flows.join("hello-world/hello-world.sw.yaml"),
+        "name: Hello world",
+        &format!("name: {title}"),
+    );
+    let (after, took) = eventually(
+        "the new title of hello-world",
+        Duration::from_secs(5),
+        || async {
+            let e = cat.get_entity("template", "default", "hello-world").await;
+            match e {
+                Some(e) if e["metadata"]["title"] == title => Ok(e),
+                other => Err(format!(
+                    "{:?}",
+                    other.map(|e| e["metadata"]["title"].clone())
+                )),
+            }
+        },
+    )
+    .await;
+    println!(
+        "edit -> visible: {:.2} s (hello-world title changed)",
+        took.as_secs_f64()
+    );
+    assert_eq!(
+        uid(&after),
+        uid(&before["hello-world"]),
+        "an edit must refresh the entity, not delete and re-add it"
+    );
+    let uids = template_uids(&cat).await;
+    for name in NAMES {
+        assert_eq!(uids.get(name), Some(&uid(&before[name])), "{name}");
+    }
+}
+
+/// A workflow whose template lands in the same shard as `name`.
+fn shard_buddy(name: &str) -> (String, String) {
+    let shard = shard_of(name, SHARDS);
+    let buddy = (0..)
+        .map(|i| format!("shard-buddy-{i}"))
+        .find(|b| shard_of(b, SHARDS) == shard)
+        .expect("some name shares the shard");
+    let text = format!(
+        "id: {buddy}\nname: Shares a shard with {name}\nstart: Only\nstates:\n  - name: Only\n    type: inject\n    data: {{}}\n    end: true\n"
+    );
+    (buddy, text)
+}
+
+/// Deletes `file` and waits (at most 5 s) until `name` is gone from the catalog.
+async fn delete_and_wait_gone(cat: &Catalog, file: &Path, name: &str) -> Duration {
+    std::fs::remove_file(file).unwrap_or_else(|e| panic!("rm {}: {e}", file.display()));
+    eventually(
+        &format!("{name} to disappear from the catalog"),
+        Duration::from_secs(5),
+        || async {
+            match cat.get_entity("template", "default", name).await {
+                None => Ok(()),
+                Some(e) => Err(format!("still there: uid {}", uid(&e))),
+            }
+        },
+    )
+    .await
+    .1
+}
+
+/// No orphan, nothing came back, the templates are `names`, the locations the non-empty shards.
+async fn assert_clean_after_delete(cat: &Catalog, d: &Daemon, names: &[&str], gone: &str) {
+    assert_locations_match_index(cat, d, &d.url).await;
+    // Give the catalog time to process what it was told; nothing may be left behind.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        orphans(cat).await,
+        Vec::<String>::new(),
+        "orphaned entities"
+    );
+    assert!(
+        cat.get_entity("template", "default", gone).await.is_none(),
+        "{gone} came back"
+    );
+    let mut names = names.to_vec();
+    names.sort();
+    assert_eq!(
+        template_uids(cat).await.keys().collect::<Vec<_>>(),
+        names.iter().collect::<Vec<_>>()
+    );
+    locations_match_index(cat, d, &d.url)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_workflows_are_gone_within_5s_without_orphans_or_empty_shard_locations() {
+    let _slot = slot();
+    let Some(cat) = start_catalog(Options::default()).await else {
+        return;
+    };
+    let setup = Setup::new(&cat.base_url, &cat.token);
+    // A sixth workflow shares deploy-app's shard, so that both ways of deleting are exercised:
+    // by uid (the shard still holds a template) and by deleting the emptied shard's location.
+    let (buddy, text) = shard_buddy("deploy-app");
+    std::fs::create_dir_all(setup.flows.join("extra")).unwrap();
+    let buddy_file = setup.flows.join(format!("extra/{buddy}.sw.yaml"));
+    std::fs::write(&buddy_file, text).unwrap();
+    let mut names: Vec<&str> = NAMES.to_vec();
+    names.push(&buddy);
+
+    let (config, port) = setup.write_config(&ConfigOpts::default());
+    let d = Daemon::start(&config, port, &cat.token, "daemon").await;
+    wait_for_templates(&cat, &names, VISIBLE).await;
+    assert_locations_match_index(&cat, &d, &d.url).await;
+    let shards = d.index_targets().await.len();
+
+    // 1. Its shard keeps a template: the entity is deleted by uid.
+    let took = delete_and_wait_gone(
+        &cat,
+        &setup.flows.join("deploy-app/deploy-app.sw.yaml"),
+        "deploy-app",
+    )
+    .await;
+    println!(
+        "delete -> gone: {:.2} s (deploy-app; its shard still holds {buddy})",
+        took.as_secs_f64()
+    );
+    names.retain(|n| *n != "deploy-app");
+    assert_clean_after_delete(&cat, &d, &names, "deploy-app").await;
+    assert_eq!(d.index_targets().await.len(), shards, "a shard was emptied");
+
+    // 2. Its shard is left empty: the shard's location is deleted.
+    let took = delete_and_wait_gone(&cat, &buddy_file, &buddy).await;
+    println!(
+        "delete -> gone: {:.2} s ({buddy}; its shard left empty)",
+        took.as_secs_f64()
+    );
+    names.retain(|n| *n != buddy);
+    assert_clean_after_delete(&cat, &d, &names, &buddy).await;
+    assert_eq!(d.index_targets().await.len(), shards - 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_after_a_workflow_was_deleted_while_down_removes_it_without_duplicate_locations() {
+    let _slot = slot();
+    let Some(cat) = start_catalog(Options::default()).await else {
+        return;
+    };
+    let setup = Setup::new(&cat.base_url, &cat.token);
+    let (config, port) = setup.write_config(&ConfigOpts::default());
+    let mut first = Daemon::start(&config, port, &cat.token, "first").await;
+    let base = first.url.clone();
+    let (before, _) = wait_for_templates(&cat, &NAMES, VISIBLE).await;
+    assert_locations_match_index(&cat, &first, &base).await;
+    let locations_before = locations_under(&cat, &base).await;
+    let status = first.stop();
+    assert!(
+        status.success(),
+        "the daemon exited with {status} on SIGTERM"
+    );
+
+    std::fs::remove_file(
+        setup
+            .flows
+            .join("onboarding/subflows/notify-manager.sw.yaml"),
+    )
+    .unwrap();
+    let second = Daemon::start(&config, port, &cat.token, "second").await;
+    let (_, took) = eventually(
+        "notify-manager (deleted while the daemon was down) to disappear",
+        Duration::from_secs(15),
+        || async {
+            match cat
+                .get_entity("template", "default", "notify-manager")
+                .await
+            {
+                None => Ok(()),
+                Some(e) => Err(format!("still there: uid {}", uid(&e))),
+            }
+        },
+    )
+    .await;
+    println!(
+        "restart: notify-manager gone {:.2} s after the second daemon was ready",
+        took.as_secs_f64()
+    );
+    assert_locations_match_index(&cat, &second, &base).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    locations_match_index(&cat, &second, &base)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // What stayed was adopted, not registered again.
+    let after = locations_under(&cat, &base).await;
+    for location in &after {
+        assert!(
+            locations_before.contains(location),
+            "location {location:?} is new after the restart; before: {locations_before:?}"
+        );
+    }
+    let uids = template_uids(&cat).await;
+    let rest: Vec<&str> = NAMES
+        .iter()
+        .copied()
+        .filter(|n| *n != "notify-manager")
+        .collect();
+    assert_eq!(
+        uids.keys().collect::<Vec<_>>(),
+        rest.iter().collect::<Vec<_>>()
+    );
+    for name in rest {
+        assert_eq!(
+            uids[name],
+            uid(&before[name]),
+            "{name} was deleted and re-added across the restart"
+        );
+    }
+    assert_eq!(
+        orphans(&cat).await,
+        Vec::<String>::new(),
+        "orphaned entities"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemon_converges_when_the_catalog_starts_after_it() {
+    let _slot = slot();
+    if let Some(reason) = catalog::skip_reason() {
+        println!("skipped: real Backstage catalog test ({reason})");
+        return;
+    }
+    let catalog_port = catalog::free_port();
+    let token = format!("e2e-late-{}-{catalog_port}", std::process::id());
+    let setup = Setup::new(&format!("http://127.0.0.1:{catalog_port}"), &token);
+    let (config, port) = setup.write_config(&ConfigOpts::default());
+    let d = Daemon::start(&config, port, &token, "daemon").await;
+    // It serves although the catalog is down, and says the catalog is failing.
+    assert!(
+        !d.index_targets().await.is_empty(),
+        "the daemon serves nothing"
+    );
+    let (status, _) = eventually(
+        "/status to report the missing catalog",
+        Duration::from_secs(10),
+        || async {
+            let s = d.status().await;
+            if s["catalog"]["state"] == "failing" && s["catalog"]["lastError"].is_string() {
+                Ok(s)
+            } else {
+                Err(s.to_string())
+            }
+        },
+    )
+    .await;
+    assert_eq!(status["templates"], NAMES.len(), "{status}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let t0 = Instant::now();
+    let cat = start_catalog(Options {
+        port: Some(catalog_port),
+        token: Some(token.clone()),
+        ..Options::default()
+    })
+    .await
+    .expect("not skipped");
+    let catalog_up = t0.elapsed();
+    wait_for_templates(&cat, &NAMES, Duration::from_secs(40)).await;
+    println!(
+        "late catalog: all {} templates visible {:.2} s after the catalog was started ({:.2} s after it was ready)",
+        NAMES.len(),
+        t0.elapsed().as_secs_f64(),
+        (t0.elapsed() - catalog_up).as_secs_f64()
+    );
+    assert_locations_match_index(&cat, &d, &d.url).await;
+    eventually(
+        "/status to report the catalog in step",
+        Duration::from_secs(10),
+        || async {
+            let s = d.status().await;
+            if s["catalog"]["state"] == "in-sync" && s["catalog"]["lastError"].is_null() {
+                Ok(())
+            } else {
+                Err(s["catalog"].to_string())
+            }
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emptied_or_unreadable_source_folder_deletes_nothing_and_reports_last_error() {
+    let _slot = slot();
+    let Some(cat) = start_catalog(Options::default()).await else {
+        return;
+    };
+    let setup = Setup::new(&cat.base_url, &cat.token);
+    let (config, port) = setup.write_config(&ConfigOpts {
+        interval: "1s".into(),
+        ..ConfigOpts::default()
+    });
+    let d = Daemon::start(&config, port, &cat.token, "daemon").await;
+    let (before, _) = wait_for_templates(&cat, &NAMES, VISIBLE).await;
+    let uids_before: BTreeMap<String, String> =
+        before.iter().map(|(n, e)| (n.clone(), uid(e))).collect();
+    let locations_before = locations_under(&cat, &d.url).await;
+
+    let source_error = || async {
+        let s = d.status().await;
+        match s["sources"][0]["lastError"].as_str() {
+            Some(e) if !e.is_empty() => Ok((e.to_owned(), s)),
+            _ => Err(s["sources"].to_string()),
+        }
+    };
+    // Several scheduled cycles run; nothing changes in the catalog.
+    let hold = |phase: &'static str| {
+        let cat = &cat;
+        let d = &d;
+        let uids_before = &uids_before;
+        let locations_before = &locations_before;
+        async move {
+            let at = d.status().await["lastSync"]["at"].clone();
+            tokio::time::sleep(Duration::from_secs(4)).await;
+            let status = d.status().await;
+            assert_ne!(
+                status["lastSync"]["at"], at,
+                "{phase}: no sync cycle ran in 4 s with sync.interval 1s: {status}"
+            );
+            assert_eq!(
+                &template_uids(cat).await,
+                uids_before,
+                "{phase}: templates were removed or replaced"
+            );
+            assert_eq!(
+                &locations_under(cat, &d.url).await,
+                locations_before,
+                "{phase}: locations changed"
+            );
+            assert_eq!(status["templates"], NAMES.len(), "{phase}: {status}");
+            let error = status["sources"][0]["lastError"].as_str().unwrap_or("");
+            assert!(
+                !error.is_empty(),
+                "{phase}: the source's lastError was cleared: {status}"
+            );
+            println!("{phase}: source lastError = {error}");
+        }
+    };
+
+    // 1. Every file removed.
+    for entry in std::fs::read_dir(&setup.flows).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).unwrap();
+        } else {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+    eventually(
+        "/status to show the emptied source's lastError",
+        Duration::from_secs(10),
+        source_error,
+    )
+    .await;
+    hold("emptied folder").await;
+
+    // Back to normal: the error clears.
+    daemon::copy_dir(&daemon::fixtures(), &setup.flows);
+    eventually(
+        "the source's lastError to clear once its files are back",
+        Duration::from_secs(10),
+        || async {
+            let s = d.status().await;
+            if s["sources"][0]["lastError"].is_null() {
+                Ok(())
+            } else {
+                Err(s["sources"].to_string())
+            }
+        },
+    )
+    .await;
+
+    // 2. The folder renamed away (the configured path no longer exists).
+    std::fs::rename(&setup.flows, setup.dir.path().join("flows-away")).unwrap();
+    eventually(
+        "/status to show the missing source folder's lastError",
+        Duration::from_secs(10),
+        source_error,
+    )
+    .await;
+    hold("folder renamed away").await;
+}
+
+/// The Template another location owns in `conflict_is_reported_...`.
+const OTHER_TEMPLATE: &str = r#"apiVersion: scaffolder.backstage.io/v1beta3
+kind: Template
+metadata:
+  name: hello-world
+  title: Someone else's hello world
+spec:
+  owner: group:default/someone-else
+  type: service
+  steps:
+    - id: log
+      name: Log
+      action: debug:log
+      input:
+        message: hello
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn name_owned_by_another_location_is_reported_as_a_conflict_and_left_alone() {
+    use axum::{Router, http::header::CONTENT_TYPE, routing::get};
+
+    let _slot = slot();
+    let Some(cat) = start_catalog(Options::default()).await else {
+        return;
+    };
+    // Without this the catalog itself stalls for 60 s on the conflict (see the harness).
+    cat.create_signing_key().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other_port = listener.local_addr().unwrap().port();
+    let app = Router::new().route(
+        "/other/hello-world.yaml",
+        get(|| async { ([(CONTENT_TYPE, "application/yaml")], OTHER_TEMPLATE) }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let other_target = format!("http://127.0.0.1:{other_port}/other/hello-world.yaml");
+    let (status, body) = cat.register_location(&other_target, false).await;
+    assert_eq!(status, StatusCode::CREATED, "register: {body}");
+    let other_location = body["location"]["id"].as_str().unwrap().to_owned();
+    let (other, _) = wait_for_templates(&cat, &["hello-world"], VISIBLE).await;
+    let other = &other["hello-world"];
+    assert_eq!(origin(other), format!("url:{other_target}"));
+
+    let setup = Setup::new(&cat.base_url, &cat.token);
+    let (config, port) = setup.write_config(&ConfigOpts {
+        interval: "1s".into(),
+        ..ConfigOpts::default()
+    });
+    let d = Daemon::start(&config, port, &cat.token, "daemon").await;
+    let rest: Vec<&str> = NAMES
+        .iter()
+        .copied()
+        .filter(|n| *n != "hello-world")
+        .collect();
+    wait_for_templates(&cat, &rest, VISIBLE).await;
+    let (owner, took) = eventually(
+        "/status catalog.conflicts to name hello-world",
+        Duration::from_secs(30),
+        || async {
+            let s = d.status().await;
+            match s["catalog"]["conflicts"]["hello-world"].as_str() {
+                Some(owner) => Ok(owner.to_owned()),
+                None => Err(s["catalog"].to_string()),
+            }
+        },
+    )
+    .await;
+    println!(
+        "conflict on hello-world reported {:.2} s after the daemon was ready; owner {owner}",
+        took.as_secs_f64()
+    );
+    assert_eq!(owner, format!("url:{other_target}"));
+
+    // A few cycles later the other entity is untouched.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let now = cat
+        .get_entity("template", "default", "hello-world")
+        .await
+        .expect("the other hello-world was deleted");
+    assert_eq!(uid(&now), uid(other), "the other hello-world was replaced");
+    assert_eq!(now["metadata"]["title"], "Someone else's hello world");
+    assert_eq!(origin(&now), format!("url:{other_target}"));
+    assert_eq!(now["spec"]["owner"], "group:default/someone-else");
+    assert!(
+        cat.locations()
+            .await
+            .iter()
+            .any(|l| l["id"] == other_location.as_str()),
+        "the other location was deleted"
+    );
+    let status = d.status().await;
+    assert!(
+        status["catalog"]["conflicts"]["hello-world"].is_string(),
+        "the conflict is no longer reported: {status}"
+    );
+    for name in rest {
+        let e = cat.get_entity("template", "default", name).await.unwrap();
+        assert!(
+            origin(&e).starts_with(&format!("url:{}/catalog/", d.url)),
+            "{name}: {}",
+            origin(&e)
+        );
+    }
+    assert_locations_match_index(&cat, &d, &d.url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_daemons_with_the_same_config_agree_without_duplicates_or_flapping() {
+    let _slot = slot();
+    let Some(cat) = start_catalog(Options::default()).await else {
+        return;
+    };
+    let setup = Setup::new(&cat.base_url, &cat.token);
+    let port_a = daemon::free_port();
+    let public = format!("http://127.0.0.1:{port_a}");
+    let opts = |port: u16, file: &str| ConfigOpts {
+        port: Some(port),
+        public_base_url: Some(public.clone()),
+        interval: "1s".into(),
+        file: file.into(),
+    };
+    let (config_a, _) = setup.write_config(&opts(port_a, "a.yaml"));
+    let a = Daemon::start(&config_a, port_a, &cat.token, "a").await;
+    wait_for_templates(&cat, &NAMES, VISIBLE).await;
+    assert_locations_match_index(&cat, &a, &public).await;
+
+    let port_b = daemon::free_port();
+    let (config_b, _) = setup.write_config(&opts(port_b, "b.yaml"));
+    let b = Daemon::start(&config_b, port_b, &cat.token, "b").await;
+    // Let B adopt and run a few cycles, then watch for 10 s.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let uids = template_uids(&cat).await;
+    let locations = locations_under(&cat, &public).await;
+    assert_eq!(
+        uids.keys().collect::<Vec<_>>(),
+        NAMES.iter().collect::<Vec<_>>()
+    );
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let at = t0.elapsed().as_secs_f64();
+        assert_eq!(
+            template_uids(&cat).await,
+            uids,
+            "entity uids changed after {at:.1} s: the daemons fight"
+        );
+        assert_eq!(
+            locations_under(&cat, &public).await,
+            locations,
+            "locations changed after {at:.1} s: the daemons fight"
+        );
+    }
+    for d in [&a, &b] {
+        locations_match_index(&cat, d, &public)
+            .await
+            .unwrap_or_else(|e| panic!("daemon {}: {e}", d.url));
+    }
+    // Both serve the same documents under the same public URL.
+    assert_eq!(a.index_targets().await, b.index_targets().await);
+    for target in a.index_targets().await {
+        let path = &target[public.len()..];
+        assert_eq!(
+            a.get_text(path).await,
+            b.get_text(path).await,
+            "{path} differs"
+        );
+    }
+    for d in [&a, &b] {
+        let s = d.status().await;
+        assert_eq!(s["catalog"]["state"], "in-sync", "{}: {s}", d.url);
+        assert_eq!(s["templates"], NAMES.len(), "{}: {s}", d.url);
+        assert_eq!(
+            s["catalog"]["conflicts"],
+            json!({}),
+            "{}: the other daemon's entities are not a conflict: {s}",
+            d.url
+        );
+    }
+    assert_eq!(
+        orphans(&cat).await,
+        Vec::<String>::new(),
+        "orphaned entities"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_corpus_template_passes_the_catalogs_validation() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/workflows");
+    if !corpus.is_dir() {
+        println!("skipped: {} does not exist", corpus.display());
+        return;
+    }
+    let _slot = slot();
+    let Some(cat) = start_catalog(Options::default()).await else {
+        return;
+    };
+    let root = corpus.clone();
+    let templates = tokio::task::spawn_blocking(move || {
+        expected_templates(&root, &["**/*.json", "**/*.yaml", "**/*.yml"])
+    })
+    .await
+    .unwrap();
+    assert!(
+        templates.len() > 100,
+        "only {} templates mapped from the corpus",
+        templates.len()
+    );
+    let cat = Arc::new(cat);
+    let limit = Arc::new(tokio::sync::Semaphore::new(8));
+    let mut calls = tokio::task::JoinSet::new();
+    let t0 = Instant::now();
+    for (name, entity) in templates.clone() {
+        let cat = cat.clone();
+        let limit = limit.clone();
+        calls.spawn(async move {
+            let _permit = limit.acquire_owned().await.unwrap();
+            let (status, body) = cat
+                .call(
+                    Method::POST,
+                    "/api/catalog/validate-entity",
+                    Some(&json!({"location": "url:http://127.0.0.1/x.yaml", "entity": entity})),
+                )
+                .await;
+            (name, status, body)
+        });
+    }
+    let mut rejected = Vec::new();
+    let mut checked = 0;
+    while let Some(done) = calls.join_next().await {
+        let (name, status, body) = done.unwrap();
+        checked += 1;
+        if status != StatusCode::OK {
+            rejected.push(format!("{name}: {status} {body}"));
+        }
+    }
+    rejected.sort();
+    println!(
+        "corpus: {checked} templates validated by the catalog in {:.1} s, {} rejected",
+        t0.elapsed().as_secs_f64(),
+        rejected.len()
+    );
+    assert_eq!(checked, templates.len());
+    assert!(
+        rejected.is_empty(),
+        "the catalog rejects {} of {checked} templates:\n{}",
+        rejected.len(),
+        rejected.join("\n")
+    );
+    // Drop the catalog here (stop.sh), not on a runtime worker after the test returns.
+    drop(Arc::try_unwrap(cat).ok());
+}
