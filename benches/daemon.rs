@@ -185,7 +185,7 @@ async fn daemon_run(binary: &str, dir: &Path, flows: &Path) -> Results {
     std::fs::write(
         &config,
         format!(
-            "sources:\n  - type: dir\n    path: {}\nserver:\n  listen: 127.0.0.1:{port}\ncatalog:\n  baseUrl: {}\n  tokenEnv: BENCH_CATALOG_TOKEN\nsync:\n  interval: 1s\n  debounce: 50ms\nlogging:\n  level: info\n",
+            "sources:\n  - type: dir\n    path: {}\nserver:\n  listen: 127.0.0.1:{port}\ncatalog:\n  baseUrl: {}\n  tokenEnv: BENCH_CATALOG_TOKEN\nsync:\n  interval: 1s\n  debounce: 50ms\nlogging:\n  level: warn\n",
             flows.display(),
             catalog.base_url
         ),

@@ -14,11 +14,13 @@
 //! - [`source`]: where workflows come from; each source returns a [`source::Snapshot`] of
 //!   workflows plus the diagnostics of what it could not read.
 //! - [`entity`]: maps workflows to Backstage `Template` entities (names, form, step).
-//! - [`sink`]: where entities go (today: export as YAML/JSON to stdout or a folder).
+//! - [`sink`]: where entities go: export (stdout or a folder), serve (the HTTP shard documents),
+//!   catalog (the Backstage REST client and the reconciliation that keeps the catalog in step).
 //! - [`config`]: one typed configuration, from file < environment < flags.
 //! - [`pipeline`]: ties the above together for the `export` and `check` commands.
 //! - [`plan`]: what must change between what is published and what is desired.
 //! - [`sync`]: the daemon's loop: schedule, triggers, last good state, apply the plan.
+//! - [`daemon`]: `run`: the HTTP server and the sync loop, started and stopped together.
 //! - [`telemetry`]: logs and metrics.
 
 pub mod config;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use orchestrator_provider::config::{ConfigError, Format, Layers};
+use orchestrator_provider::config::{Config, ConfigError, Format, Layers};
 use orchestrator_provider::{daemon, pipeline, sink::export};
 
 /// Publish SonataFlow workflows to Backstage as software Templates.
@@ -122,19 +122,25 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime")
 }
 
+/// The configuration and the catalog token, or the usage exit after saying what is wrong.
+fn config_and_token(file: Option<PathBuf>) -> Result<(Config, Option<String>), ExitCode> {
+    let loaded = load_config(file, &[], None).and_then(|c| {
+        let token = c.catalog_token()?;
+        Ok((c, token))
+    });
+    loaded.map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_USAGE)
+    })
+}
+
 fn daemon(file: Option<PathBuf>) -> ExitCode {
-    let config = match load_config(file, &[], None) {
+    let (config, catalog_token) = match config_and_token(file) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(code) => return code,
     };
     orchestrator_provider::telemetry::init_logging(&config.logging);
-    let tokens = config
-        .catalog_token()
-        .and_then(|c| Ok((c, config.trigger_token()?)));
-    let (catalog_token, trigger_token) = match tokens {
+    let trigger_token = match config.trigger_token() {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e}");
@@ -152,19 +158,9 @@ fn daemon(file: Option<PathBuf>) -> ExitCode {
 }
 
 fn diff(file: Option<PathBuf>) -> ExitCode {
-    let config = match load_config(file, &[], None) {
+    let (config, token) = match config_and_token(file) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
-    let token = match config.catalog_token() {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(code) => return code,
     };
     if config.catalog.base_url.is_none() {
         eprintln!("error: `catalog.baseUrl` is not set: there is no catalog to compare with");
@@ -208,7 +204,7 @@ fn load_config(
     file: Option<PathBuf>,
     paths: &[PathBuf],
     format: Option<FormatArg>,
-) -> Result<orchestrator_provider::config::Config, ConfigError> {
+) -> Result<Config, ConfigError> {
     let mut layers = Layers::new();
     if let Some(file) = &file {
         layers.file(file)?;

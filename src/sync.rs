@@ -31,6 +31,9 @@ use crate::source::{Snapshot, bundled};
 use crate::telemetry::{self, rfc3339, unix_now};
 use crate::workflow::{ParseLimits, Severity};
 
+/// How often watched folders are re-checked on the schedule as if they were not watched.
+const RECHECK_WATCHED: Duration = Duration::from_secs(600);
+
 /// Where one source's workflows come from.
 #[derive(Clone)]
 enum Reader {
@@ -111,11 +114,13 @@ pub struct Daemon {
     served: Entities,
     published_once: bool,
     held: Option<Held>,
-    rejected: BTreeMap<String, String>,
+    /// Templates the catalog rejected: name -> (content hash, the catalog's message).
+    rejected: BTreeMap<String, (String, String)>,
     catalog_error: Option<String>,
     catalog_failures: u32,
     last: Option<CycleReport>,
     last_catalog_success: Option<f64>,
+    last_recheck: Instant,
     // Kept alive for as long as the daemon runs.
     _watchers: Vec<
         notify_debouncer_full::Debouncer<
@@ -208,6 +213,7 @@ impl Daemon {
             catalog_failures: 0,
             last: None,
             last_catalog_success: None,
+            last_recheck: Instant::now(),
             _watchers: watchers,
         }
     }
@@ -234,6 +240,7 @@ impl Daemon {
                     while let Ok(t) = triggers.try_recv() {
                         manual |= t == Trigger::Manual;
                     }
+                    manual |= self.shared.force_sync.swap(false, Ordering::AcqRel);
                     if manual { ("manual", true) } else { ("file change", false) }
                 }
                 _ = tokio::time::sleep_until(next_refresh.unwrap_or(far)), if next_refresh.is_some() => {
@@ -271,7 +278,7 @@ impl Daemon {
     }
 
     async fn refresh_all(&mut self) {
-        if let Some(catalog) = &self.catalog {
+        if let Some(catalog) = &mut self.catalog {
             match catalog.refresh_all().await {
                 Ok(n) => {
                     tracing::info!(locations = n, "scheduled refresh of every managed template")
@@ -285,13 +292,32 @@ impl Daemon {
     pub async fn cycle(&mut self, reason: &'static str, force: bool) {
         let started = Instant::now();
         metrics::counter!(telemetry::SYNCS, "reason" => reason).increment(1);
-        let changed = self.read_sources(force).await;
+        // Every ten minutes a scheduled cycle re-checks watched folders too: a watch can miss
+        // events (a full inotify queue, a root swapped behind a symlink).
+        let recheck = reason == "schedule" && self.last_recheck.elapsed() >= RECHECK_WATCHED;
+        if recheck {
+            self.last_recheck = Instant::now();
+        }
+        let changed = self.read_sources(force, recheck).await;
         if changed || self.desired.is_none() {
             self.desired = Some(Arc::new(self.map().await));
         }
         let desired = self.desired.clone().expect("mapped above");
         if !self.adopted {
             self.adopt(&desired).await;
+        }
+        if !self.adopted {
+            // Without knowing what the catalog holds from us, publishing could replace it with
+            // less than it has (a source that reads empty at start) past the delete guard.
+            // Serve nothing new (shard URLs answer 503) until the catalog answers.
+            self.last = Some(CycleReport {
+                reason,
+                at: unix_now(),
+                duration: started.elapsed(),
+                ..CycleReport::default()
+            });
+            self.update_status().await;
+            return;
         }
         let report = self.publish(&desired, reason).await;
         let calls = self.apply_catalog().await;
@@ -320,10 +346,11 @@ impl Daemon {
     }
 
     /// Reads the sources that may have changed; `true` when any last good snapshot moved.
-    async fn read_sources(&mut self, force: bool) -> bool {
+    async fn read_sources(&mut self, force: bool, recheck: bool) -> bool {
         let mut changed = false;
         for source in &mut self.sources {
             let needed = force
+                || recheck
                 || source.last_good.is_none()
                 || match &source.dirty {
                     Some(flag) => flag.swap(false, Ordering::AcqRel),
@@ -334,7 +361,8 @@ impl Daemon {
             }
             let reader = source.reader.clone();
             let previous = if force { None } else { source.fingerprint };
-            let watched = source.dirty.is_some();
+            // A re-check goes through the fingerprint, like an unwatched folder.
+            let watched = source.dirty.is_some() && !recheck;
             let read =
                 tokio::task::spawn_blocking(move || reader.read_if_changed(previous, watched))
                     .await
@@ -441,17 +469,24 @@ impl Daemon {
             Ok(adopted) => {
                 let n = adopted.entities.len();
                 for (name, value) in adopted.entities {
+                    // A template its shard must re-emit (the shard count changed) is not in sync
+                    // whatever its content.
+                    let moved = adopted.moved.contains(&name);
                     match desired.get(&name) {
                         Some(item) if item.json() == value => {
-                            catalog.mark_synced(&name, &item.hash);
+                            catalog.mark_synced(&name, if moved { "moved" } else { &item.hash });
                             self.served.insert(name, item.clone());
                         }
-                        _ => {
-                            if let Some(item) = Item::from_value(value) {
+                        _ => match Item::from_value(value) {
+                            Some(item) => {
                                 catalog.mark_synced(&name, "adopted");
                                 self.served.insert(name, Arc::new(item));
                             }
-                        }
+                            None => tracing::warn!(
+                                template = %name,
+                                "a template the catalog holds from us cannot be read back; unless a source still produces it, the catalog will remove it"
+                            ),
+                        },
                     }
                 }
                 tracing::info!(
@@ -492,26 +527,31 @@ impl Daemon {
         if plan.is_empty() && self.published_once {
             return report;
         }
-        // Validate new and changed entities when a catalog can say what it would reject.
-        let candidates: Vec<(String, Value)> = plan
-            .add
-            .iter()
-            .chain(&plan.update)
-            .map(|n| (n.clone(), desired[n].json()))
-            .collect();
-        let mut rejected = BTreeMap::new();
+        // Validate new and changed entities when a catalog can say what it would reject. A
+        // template rejected before with the same content is not asked about again.
+        let mut rejected: BTreeMap<String, (String, String)> = BTreeMap::new();
+        let mut candidates: Vec<(String, Value)> = Vec::new();
+        for name in plan.add.iter().chain(&plan.update) {
+            let item = &desired[name];
+            match self.rejected.get(name) {
+                Some((hash, message)) if *hash == item.hash => {
+                    rejected.insert(name.clone(), (hash.clone(), message.clone()));
+                }
+                _ => candidates.push((name.clone(), item.json())),
+            }
+        }
         if let (Some(catalog), false) = (&self.catalog, candidates.is_empty()) {
             match catalog.validate(candidates).await {
-                Ok(list) => rejected.extend(list),
+                Ok(list) => {
+                    for (name, message) in list {
+                        tracing::warn!(entity = %name, "the catalog rejects this template, it is not published: {message}");
+                        rejected.insert(name.clone(), (desired[&name].hash.clone(), message));
+                    }
+                }
                 // Unvalidated is still published: the catalog validates again when it reads.
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot validate entities with the catalog; publishing them unvalidated")
                 }
-            }
-        }
-        for (name, message) in &rejected {
-            if self.rejected.get(name) != Some(message) {
-                tracing::warn!(entity = %name, "the catalog rejects this template, it is not published: {message}");
             }
         }
         self.rejected = rejected;
@@ -661,7 +701,7 @@ impl Daemon {
                     "lastSuccess": self.last_catalog_success.map(rfc3339),
                     "lastError": self.catalog_error,
                     "conflicts": conflicts,
-                    "rejected": self.rejected,
+                    "rejected": self.rejected.iter().map(|(k, (_, m))| (k.clone(), m.clone())).collect::<BTreeMap<_, _>>(),
                 }),
             },
             "deletesHeld": self.held.as_ref().map(|h| json!({"count": h.names.len(), "reason": h.reason, "templates": h.names})),
@@ -703,7 +743,8 @@ fn watch_folder(
         None,
         move |result: notify_debouncer_full::DebounceEventResult| {
             // Only changes count: our own reads produce access events, which must not re-trigger.
-            let changed = result.is_ok_and(|events| {
+            // An error (events lost) counts as a change: re-read to be sure.
+            let changed = result.map_or(true, |events| {
                 events
                     .iter()
                     .any(|e| !matches!(e.event.kind, notify::EventKind::Access(_)))

@@ -574,12 +574,19 @@ async fn daemon_converges_when_the_catalog_starts_after_it() {
     let token = format!("e2e-late-{}-{catalog_port}", std::process::id());
     let setup = Setup::new(&format!("http://127.0.0.1:{catalog_port}"), &token);
     let (config, port) = setup.write_config(&ConfigOpts::default());
-    let d = Daemon::start(&config, port, &token, "daemon").await;
-    // It serves although the catalog is down, and says the catalog is failing.
-    assert!(
-        !d.index_targets().await.is_empty(),
-        "the daemon serves nothing"
-    );
+    let d = Daemon::start_alive(&config, port, &token, "daemon").await;
+    // Until the catalog has answered, the daemon does not know what it holds from us, so it
+    // publishes nothing (an empty shard would make the catalog delete what it has): not ready,
+    // shard URLs 503, and /status says the catalog is failing.
+    let http = reqwest::Client::new();
+    let readyz = http.get(format!("{}/readyz", d.url)).send().await.unwrap();
+    assert_eq!(readyz.status(), 503, "ready before the catalog answered");
+    let shard = http
+        .get(format!("{}/catalog/shard-00.yaml", d.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shard.status(), 503, "served a shard before adopting");
     let (status, _) = eventually(
         "/status to report the missing catalog",
         Duration::from_secs(10),
@@ -593,7 +600,7 @@ async fn daemon_converges_when_the_catalog_starts_after_it() {
         },
     )
     .await;
-    assert_eq!(status["templates"], NAMES.len(), "{status}");
+    assert_eq!(status["ready"], false, "{status}");
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     let t0 = Instant::now();

@@ -48,6 +48,9 @@ pub struct Applied {
 pub struct Adopted {
     /// Our templates as the catalog holds them (catalog-added fields removed), by name.
     pub entities: BTreeMap<String, Value>,
+    /// Those emitted by a location that is not their shard's today (`catalog.shards` changed):
+    /// they must be re-emitted by their new shard.
+    pub moved: BTreeSet<String>,
     pub locations: usize,
 }
 
@@ -58,8 +61,8 @@ pub struct CatalogSync {
     concurrency: usize,
     checked: bool,
     registered: BTreeMap<usize, Location>,
-    /// Locations under our URL that no shard uses any more (a changed shard count).
-    retired: Vec<Location>,
+    /// Locations under our URL that no shard uses any more (a changed shard count), by id.
+    retired: BTreeMap<String, Location>,
     /// name -> hash of the content the catalog was last told about.
     synced: BTreeMap<String, String>,
     /// name -> the location that owns it instead of us.
@@ -75,7 +78,7 @@ impl CatalogSync {
             concurrency,
             checked: false,
             registered: BTreeMap::new(),
-            retired: Vec::new(),
+            retired: BTreeMap::new(),
             synced: BTreeMap::new(),
             conflicts: Arc::default(),
         }
@@ -102,7 +105,9 @@ impl CatalogSync {
                     adopted.locations += 1;
                     self.registered.insert(i, location);
                 }
-                Some(_) => self.retired.push(location),
+                Some(_) => {
+                    self.retired.insert(location.id.clone(), location);
+                }
                 None => {}
             }
         }
@@ -156,6 +161,24 @@ impl CatalogSync {
     /// Makes the catalog match `served` (which the daemon already serves).
     pub async fn apply(&mut self, served: &Entities) -> Result<Applied, CatalogError> {
         let mut applied = Applied::default();
+        let mut first_error = None;
+        // Locations no shard uses any more go first, so that the templates they emitted can be
+        // emitted by their new shards without a conflict.
+        let retired: Vec<Location> = std::mem::take(&mut self.retired).into_values().collect();
+        let retire_calls = retired.into_iter().map(|location| {
+            let client = self.client.clone();
+            async move {
+                let result = client.delete_location(&location.id).await;
+                (location, result)
+            }
+        });
+        for (location, result) in self.run_all(retire_calls).await {
+            applied.calls += 1;
+            if let Err(e) = result {
+                self.retired.insert(location.id.clone(), location);
+                first_error.get_or_insert(e);
+            }
+        }
         let want: BTreeMap<&str, &str> = served
             .iter()
             .map(|(n, i)| (n.as_str(), i.hash.as_str()))
@@ -187,7 +210,6 @@ impl CatalogSync {
             }))
             .await;
         applied.calls += results.len();
-        let mut first_error = None;
         for (i, result) in results {
             match result {
                 Ok(location) => {
@@ -302,11 +324,10 @@ impl CatalogSync {
                 }
             }
         }
-        let mut stale: Vec<Location> = empty
+        let stale: Vec<Location> = empty
             .iter()
             .filter_map(|i| self.registered.get(i).cloned())
             .collect();
-        stale.append(&mut self.retired);
         let location_deletes = stale.into_iter().map(|location| {
             let client = self.client.clone();
             async move {
@@ -340,8 +361,8 @@ impl CatalogSync {
                         }
                     }
                 }
+                // Still registered: the next apply sees the shard empty and tries again.
                 Err(e) => {
-                    self.retired.push(location);
                     first_error.get_or_insert(e);
                 }
             }
@@ -353,18 +374,33 @@ impl CatalogSync {
     }
 
     /// Refreshes every registered shard location (the `catalog.refreshInterval` schedule).
-    pub async fn refresh_all(&self) -> Result<usize, CatalogError> {
-        let calls = self.registered.values().map(|l| {
+    /// A location the catalog no longer knows (deleted behind our back) is forgotten, so the
+    /// next apply registers it again.
+    pub async fn refresh_all(&mut self) -> Result<usize, CatalogError> {
+        let calls = self.registered.iter().map(|(&i, l)| {
             let client = self.client.clone();
             let r = generated_location_ref(&l.target);
-            async move { ((), client.refresh(&r).await.map(|_| ())) }
+            async move { (i, client.refresh(&r).await) }
         });
         let results = self.run_all(calls).await;
         let n = results.len();
-        for (_, r) in results {
-            r?;
+        let mut first_error = None;
+        for (i, result) in results {
+            match result {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(
+                        shard = i,
+                        "a shard location was deleted outside the daemon; it is registered again"
+                    );
+                    self.registered.remove(&i);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
         }
-        Ok(n)
+        first_error.map_or(Ok(n), Err)
     }
 
     /// Waits (in the background) until the given templates show up in the catalog, and records

@@ -7,7 +7,8 @@
 //! fastest change (a refresh re-reads one small document). Every document answers 200 with a
 //! strong ETag and 304 on `If-None-Match`; a shard that holds nothing (or no longer exists)
 //! answers 200 with an empty document, never 404, because a 404 makes the catalog keep stale
-//! entities. `GET /catalog/index.yaml` is a `kind: Location` listing the shards, for registering
+//! entities. Before the first snapshot is published, shard URLs answer 503 (nothing is known
+//! yet, and an empty answer would make the catalog delete what it holds). `GET /catalog/index.yaml` is a `kind: Location` listing the shards, for registering
 //! by hand when no catalog is configured.
 
 use std::collections::BTreeMap;
@@ -100,6 +101,9 @@ pub struct Shared {
     pub status: RwLock<serde_json::Value>,
     pub ready: AtomicBool,
     pub trigger: mpsc::Sender<Trigger>,
+    /// Set by `POST /sync`: the next cycle re-reads every source, even if its trigger was
+    /// coalesced into a pending file-change one.
+    pub force_sync: AtomicBool,
     pub trigger_token: Option<String>,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     pub base_url: String,
@@ -117,6 +121,7 @@ impl Shared {
             shards: RwLock::new(Arc::new(build_shards(std::iter::empty(), shard_count))),
             status: RwLock::new(serde_json::json!({"ready": false})),
             ready: AtomicBool::new(false),
+            force_sync: AtomicBool::new(false),
             trigger,
             trigger_token,
             metrics,
@@ -151,6 +156,9 @@ async fn shard(
         .strip_prefix("shard-")
         .and_then(|f| f.strip_suffix(".yaml"))
         .and_then(|n| n.parse::<usize>().ok());
+    if index.is_some() && !s.ready.load(Ordering::Acquire) {
+        return not_ready();
+    }
     let shards = s.shards.read().await.clone();
     let doc = index.and_then(|i| shards.get(i).cloned());
     let doc = match doc {
@@ -184,7 +192,22 @@ fn document(doc: &ShardDoc, headers: &HeaderMap) -> Response {
         .expect("valid response")
 }
 
+/// Before the first snapshot is published the daemon does not know what it will serve: an
+/// empty document now would make the catalog orphan (and delete) every template it holds from
+/// us, so it answers 503, which the catalog treats as a read error and keeps what it has.
+fn not_ready() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "5")],
+        "first snapshot not published yet\n",
+    )
+        .into_response()
+}
+
 async fn index(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if !s.ready.load(Ordering::Acquire) {
+        return not_ready();
+    }
     let shards = s.shards.read().await.clone();
     let targets: Vec<String> = shards
         .iter()
@@ -247,6 +270,7 @@ async fn sync(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
         }
     }
     // A full channel already holds a pending sync: this request is coalesced into it.
+    s.force_sync.store(true, Ordering::Release);
     let _ = s.trigger.try_send(Trigger::Manual);
     (StatusCode::ACCEPTED, "sync scheduled\n").into_response()
 }
@@ -301,6 +325,74 @@ mod tests {
             ShardDoc::new("a".into()).etag,
             ShardDoc::new("b".into()).etag
         );
+    }
+
+    #[tokio::test]
+    async fn documents_answer_503_until_published_then_200_with_etag_and_304() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let shared = Arc::new(Shared::new(
+            "http://x".into(),
+            4,
+            tx,
+            Some("s3cret".into()),
+            None,
+        ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = router(shared.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let http = reqwest::Client::new();
+        let get = |path: &str| http.get(format!("{base}{path}")).send();
+
+        assert_eq!(get("/catalog/shard-01.yaml").await.unwrap().status(), 503);
+        assert_eq!(get("/catalog/index.yaml").await.unwrap().status(), 503);
+        assert_eq!(get("/readyz").await.unwrap().status(), 503);
+        assert_eq!(get("/healthz").await.unwrap().status(), 200);
+
+        let mut shards = build_shards(std::iter::empty(), 4);
+        shards[1] = ShardDoc::new("kind: Template\n".into());
+        shared.publish(shards).await;
+        let r = get("/catalog/shard-01.yaml").await.unwrap();
+        assert_eq!(r.status(), 200);
+        let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+        assert_eq!(r.text().await.unwrap(), "kind: Template\n");
+        let r = http
+            .get(format!("{base}/catalog/shard-01.yaml"))
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 304);
+        // A shard that holds nothing, or does not exist (any more): empty, never 404.
+        for path in ["/catalog/shard-02.yaml", "/catalog/shard-99.yaml"] {
+            let r = get(path).await.unwrap();
+            assert_eq!(r.status(), 200, "{path}");
+            assert_eq!(r.text().await.unwrap(), "");
+        }
+        let index = get("/catalog/index.yaml")
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(index.contains("http://x/catalog/shard-01.yaml") && !index.contains("shard-02"));
+
+        // POST /sync wants the token, and coalesces.
+        let sync = |token: Option<&str>| {
+            let mut r = http.post(format!("{base}/sync"));
+            if let Some(t) = token {
+                r = r.bearer_auth(t);
+            }
+            r.send()
+        };
+        assert_eq!(sync(None).await.unwrap().status(), 401);
+        assert_eq!(sync(Some("wrong")).await.unwrap().status(), 401);
+        assert!(rx.try_recv().is_err());
+        assert_eq!(sync(Some("s3cret")).await.unwrap().status(), 202);
+        assert_eq!(sync(Some("s3cret")).await.unwrap().status(), 202);
+        assert_eq!(rx.try_recv().unwrap(), Trigger::Manual);
+        assert!(rx.try_recv().is_err(), "two requests, one pending sync");
+        assert!(shared.force_sync.load(Ordering::Acquire));
     }
 
     #[test]

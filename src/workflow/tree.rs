@@ -168,7 +168,8 @@ impl Tree for DirTree {
     fn version(&self, path: &str) -> Option<u128> {
         use std::hash::{Hash, Hasher};
         use std::os::unix::fs::MetadataExt;
-        let meta = std::fs::symlink_metadata(self.root.join(path)).ok()?;
+        // Follows a symlinked file, so that a change of its target is a new version.
+        let meta = std::fs::metadata(self.root.join(path)).ok()?;
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (
             meta.len(),

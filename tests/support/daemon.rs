@@ -169,6 +169,25 @@ impl Daemon {
         }
     }
 
+    /// Spawns and waits until `/healthz` answers 200 (at most 30 s): alive, maybe not ready.
+    pub async fn start_alive(config: &Path, port: u16, token: &str, log_name: &str) -> Daemon {
+        let d = Self::spawn(config, port, token, log_name);
+        let t0 = Instant::now();
+        loop {
+            if let Ok(r) = d.http.get(format!("{}/healthz", d.url)).send().await
+                && r.status() == reqwest::StatusCode::OK
+            {
+                return d;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "the daemon was not alive after 30 s; stderr:\n{}",
+                d.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Spawns and waits until `/readyz` answers 200 (at most 30 s).
     pub async fn start(config: &Path, port: u16, token: &str, log_name: &str) -> Daemon {
         let mut d = Self::spawn(config, port, token, log_name);
