@@ -29,6 +29,16 @@ pub fn limit_malloc_arenas() {
     }
 }
 
+/// Returns the heap memory freed by a cycle that did work (parsing and mapping allocate far
+/// more than they keep) to the operating system; glibc would otherwise hold on to it.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free pages at the top of glibc's heaps.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 pub async fn run(
     config: Config,
     catalog_token: Option<String>,

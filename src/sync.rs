@@ -321,6 +321,9 @@ impl Daemon {
         }
         let report = self.publish(&desired, reason).await;
         let calls = self.apply_catalog().await;
+        if changed || report.added + report.updated + report.removed > 0 {
+            crate::daemon::release_free_memory();
+        }
         let report = CycleReport {
             duration: started.elapsed(),
             catalog_calls: calls,
