@@ -4,6 +4,7 @@
 //! empty snapshot, so that callers can keep the last good state.
 
 pub mod bundled;
+pub mod data_index;
 pub mod dir;
 
 use crate::workflow::{Diagnostic, Workflow};
