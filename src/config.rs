@@ -41,7 +41,9 @@ pub struct Config {
     pub sync: SyncConfig,
     #[serde(default)]
     pub logging: LoggingConfig,
-    /// Where the daemon keeps state between runs (git caches of git sources).
+    /// Where the daemon keeps state between runs: without a catalog, what it published (so that
+    /// a restart whose sources read empty is held by the delete guard). Relative to the
+    /// configuration file's folder when set there.
     #[serde(default = "default_state_dir")]
     pub state_dir: PathBuf,
 }
@@ -460,6 +462,12 @@ impl Layers {
                 message,
             }
         })?;
+        if let Some(base) = &self.base_dir
+            && config.state_dir.is_relative()
+            && self.origin_of("stateDir").is_file()
+        {
+            config.state_dir = base.join(&config.state_dir);
+        }
         if let Some(base) = &self.base_dir {
             for (i, source) in config.sources.iter_mut().enumerate() {
                 let SourceConfig::Dir(dir) = source;

@@ -197,6 +197,13 @@ impl Daemon {
                 config.catalog.concurrency,
             )
         });
+        // Without a catalog to adopt from, what was published before a restart is read back from
+        // the state folder, so that the delete guard protects it like adopted templates.
+        let served = if catalog.is_none() && !config.sources.is_empty() {
+            load_published(&config.state_dir)
+        } else {
+            Entities::new()
+        };
         Self {
             config,
             shared,
@@ -205,7 +212,7 @@ impl Daemon {
             adopted: false,
             desired: None,
             diagnostics: (0, 0),
-            served: Entities::new(),
+            served,
             published_once: false,
             held: None,
             rejected: BTreeMap::new(),
@@ -581,6 +588,9 @@ impl Daemon {
             self.config.catalog.shards,
         );
         self.shared.publish(shards).await;
+        if self.catalog.is_none() && !self.config.sources.is_empty() {
+            save_published(&self.config.state_dir, &self.served);
+        }
         if !self.published_once {
             self.published_once = true;
             tracing::info!(templates = self.served.len(), "first snapshot published");
@@ -722,6 +732,44 @@ impl Daemon {
     }
 }
 
+/// The file in `stateDir` that remembers what was published, for a daemon without a catalog.
+const PUBLISHED_FILE: &str = "published.yaml";
+
+/// Writes the served templates (one multi-document YAML, atomically). A failure is logged: the
+/// daemon keeps serving, it only loses the memory across a restart.
+fn save_published(dir: &std::path::Path, served: &Entities) {
+    let text: Vec<&str> = served.values().map(|i| i.yaml.as_str()).collect();
+    let result = std::fs::create_dir_all(dir).and_then(|()| {
+        let tmp = dir.join(format!("{PUBLISHED_FILE}.tmp"));
+        std::fs::write(&tmp, text.join("---\n"))?;
+        std::fs::rename(&tmp, dir.join(PUBLISHED_FILE))
+    });
+    if let Err(e) = result {
+        tracing::warn!(dir = %dir.display(), error = %e, "cannot remember the published templates in `stateDir`; a restart will not protect them");
+    }
+}
+
+/// Reads what `save_published` wrote; nothing (with a warning) when it is missing or unreadable.
+fn load_published(dir: &std::path::Path) -> Entities {
+    let path = dir.join(PUBLISHED_FILE);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Entities::new();
+    };
+    match serde_saphyr::from_multiple::<crate::entity::Template>(&text) {
+        Ok(templates) => {
+            tracing::info!(templates = templates.len(), file = %path.display(), "read back what was published before the restart");
+            templates
+                .into_iter()
+                .map(|t| (t.metadata.name.clone(), Arc::new(Item::new(t))))
+                .collect()
+        }
+        Err(e) => {
+            tracing::warn!(file = %path.display(), error = %e, "cannot read back the published templates; starting without them");
+            Entities::new()
+        }
+    }
+}
+
 /// Watches a folder; changes set the returned flag and send a trigger after `debounce`.
 #[allow(clippy::type_complexity)]
 fn watch_folder(
@@ -838,4 +886,90 @@ pub async fn diff(
         held: p.held,
         diagnostics: outcome.diagnostics,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{DirSourceConfig, SourceConfig};
+
+    fn config(flows: &std::path::Path, state: &std::path::Path) -> Config {
+        Config {
+            sources: vec![SourceConfig::Dir(DirSourceConfig {
+                path: flows.to_owned(),
+                include: vec!["**/*.sw.yaml".into()],
+                exclude: Vec::new(),
+                watch: false,
+            })],
+            state_dir: state.to_owned(),
+            ..Config::default()
+        }
+    }
+
+    async fn served_templates(shared: &Shared) -> usize {
+        let shards = shared.shards.read().await.clone();
+        shards
+            .iter()
+            .map(|d| d.body.matches("kind: Template").count())
+            .sum()
+    }
+
+    fn daemon(config: &Config) -> (Daemon, Arc<Shared>) {
+        let (tx, _rx) = mpsc::channel(1);
+        let shared = Arc::new(Shared::new(
+            "http://x".into(),
+            config.catalog.shards,
+            tx,
+            None,
+            None,
+        ));
+        (Daemon::new(config.clone(), shared.clone(), None), shared)
+    }
+
+    #[tokio::test]
+    async fn without_a_catalog_a_restart_with_an_emptied_source_keeps_what_was_published() {
+        let flows = tempfile::tempdir().unwrap();
+        let state = tempfile::tempdir().unwrap();
+        for i in 0..6 {
+            std::fs::write(
+                flows.path().join(format!("w{i}.sw.yaml")),
+                format!("id: w{i}\nname: Workflow {i}\nstates: [{{name: s}}]\n"),
+            )
+            .unwrap();
+        }
+        let config = config(flows.path(), state.path());
+        let (mut first, shared) = daemon(&config);
+        first.cycle("start", false).await;
+        assert_eq!(served_templates(&shared).await, 6);
+        drop(first);
+
+        // The folder reads empty when the daemon comes back (an unmounted volume, say).
+        for i in 0..6 {
+            std::fs::remove_file(flows.path().join(format!("w{i}.sw.yaml"))).unwrap();
+        }
+        let (mut second, shared) = daemon(&config);
+        second.cycle("start", false).await;
+        assert_eq!(
+            served_templates(&shared).await,
+            6,
+            "the restart served less than before"
+        );
+        let status = shared.status.read().await.clone();
+        assert_eq!(status["deletesHeld"]["count"], 6, "{status}");
+
+        // A few removals are not held: they go, and the state file follows.
+        for i in 0..6 {
+            std::fs::write(
+                flows.path().join(format!("w{i}.sw.yaml")),
+                format!("id: w{i}\nname: Workflow {i}\nstates: [{{name: s}}]\n"),
+            )
+            .unwrap();
+        }
+        second.cycle("manual", true).await;
+        std::fs::remove_file(flows.path().join("w0.sw.yaml")).unwrap();
+        second.cycle("manual", true).await;
+        assert_eq!(served_templates(&shared).await, 5);
+        let saved = std::fs::read_to_string(state.path().join(PUBLISHED_FILE)).unwrap();
+        assert_eq!(saved.matches("kind: Template").count(), 5);
+    }
 }
