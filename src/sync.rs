@@ -251,9 +251,17 @@ impl Daemon {
                     if manual { ("manual", true) } else { ("file change", false) }
                 }
                 _ = tokio::time::sleep_until(next_refresh.unwrap_or(far)), if next_refresh.is_some() => {
-                    self.refresh_all().await;
                     next_refresh = refresh_every.map(|d| tokio::time::Instant::now() + d);
-                    continue;
+                    // The same bounded grace as a cycle if a signal arrives meanwhile.
+                    let refresh = self.refresh_all();
+                    tokio::pin!(refresh);
+                    tokio::select! {
+                        _ = &mut refresh => continue,
+                        _ = shutdown.changed() => {
+                            let _ = tokio::time::timeout(Duration::from_secs(10), refresh).await;
+                            break;
+                        }
+                    }
                 }
                 _ = shutdown.changed() => break,
             };

@@ -68,6 +68,8 @@ pub struct CatalogSync {
     synced: BTreeMap<String, String>,
     /// name -> the location that owns it instead of us.
     pub conflicts: Arc<Mutex<BTreeMap<String, String>>>,
+    /// Templates awaited in the catalog after a push, and whether a task is polling for them.
+    waiting: Arc<std::sync::Mutex<Waiting>>,
 }
 
 impl CatalogSync {
@@ -82,6 +84,7 @@ impl CatalogSync {
             retired: BTreeMap::new(),
             synced: BTreeMap::new(),
             conflicts: Arc::default(),
+            waiting: Arc::default(),
         }
     }
 
@@ -440,19 +443,47 @@ impl CatalogSync {
     }
 
     /// Waits (in the background) until the given templates show up in the catalog, and records
-    /// those that another location owns: a conflict is reported, never fought over.
+    /// those that another location owns: a conflict is reported, never fought over. One task at
+    /// a time polls for everything still awaited (`(name, entity ref)` pairs); a template not
+    /// seen within 30 s is reported and no longer awaited.
     pub fn verify(&self, names: Vec<(String, String)>) {
         if names.is_empty() {
             return;
         }
+        let mut waiting = self.waiting.lock().expect("verify state poisoned");
+        let now = Instant::now();
+        for (name, reference) in names {
+            waiting.pending.insert(reference, (name, now));
+        }
+        if waiting.running {
+            return;
+        }
+        waiting.running = true;
+        drop(waiting);
         let client = self.client.clone();
         let base = self.base.clone();
         let conflicts = self.conflicts.clone();
+        let state = self.waiting.clone();
         tokio::spawn(async move {
-            let started = Instant::now();
-            let mut pending: BTreeMap<String, String> = names.into_iter().collect();
-            while !pending.is_empty() && started.elapsed() < Duration::from_secs(30) {
+            loop {
                 tokio::time::sleep(Duration::from_millis(500)).await;
+                {
+                    let mut waiting = state.lock().expect("verify state poisoned");
+                    let expired: Vec<String> = waiting
+                        .pending
+                        .iter()
+                        .filter(|(_, (_, since))| since.elapsed() > Duration::from_secs(30))
+                        .map(|(r, _)| r.clone())
+                        .collect();
+                    for reference in expired {
+                        waiting.pending.remove(&reference);
+                        tracing::warn!(entity_ref = %reference, "not visible in the catalog 30 s after it was published; check the catalog's processing errors");
+                    }
+                    if waiting.pending.is_empty() {
+                        waiting.running = false;
+                        return;
+                    }
+                }
                 let Ok(entities) = client
                     .query(
                         "kind=template",
@@ -462,23 +493,35 @@ impl CatalogSync {
                 else {
                     continue;
                 };
-                for entity in entities {
-                    let name = entity
-                        .pointer("/metadata/name")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default();
-                    let Some(reference) = pending.remove(name) else {
-                        continue;
-                    };
-                    let origin = entity
-                        .pointer("/metadata/annotations")
-                        .and_then(|a| a.get(ORIGIN))
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned();
-                    let mut known = conflicts.lock().await;
+                let mut seen = Vec::new();
+                {
+                    let mut waiting = state.lock().expect("verify state poisoned");
+                    for entity in entities {
+                        let name = entity
+                            .pointer("/metadata/name")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default();
+                        let namespace = entity
+                            .pointer("/metadata/namespace")
+                            .and_then(Value::as_str)
+                            .unwrap_or("default");
+                        let reference = entity_ref(namespace, name);
+                        if waiting.pending.remove(&reference).is_none() {
+                            continue;
+                        }
+                        let origin = entity
+                            .pointer("/metadata/annotations")
+                            .and_then(|a| a.get(ORIGIN))
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned();
+                        seen.push((name.to_owned(), reference, origin));
+                    }
+                }
+                let mut known = conflicts.lock().await;
+                for (name, reference, origin) in seen {
                     if origin.starts_with(&format!("url:{base}/catalog/")) {
-                        known.remove(name);
+                        known.remove(&name);
                     } else {
                         tracing::warn!(
                             target: "audit",
@@ -490,12 +533,9 @@ impl CatalogSync {
                         );
                         metrics::counter!(telemetry::CATALOG_CHANGES, "action" => "conflict")
                             .increment(1);
-                        known.insert(name.to_owned(), origin);
+                        known.insert(name, origin);
                     }
                 }
-            }
-            for (name, reference) in pending {
-                tracing::warn!(entity_ref = %reference, "{name} is not visible in the catalog 30 s after it was published; check the catalog's processing errors");
             }
         });
     }
@@ -525,6 +565,13 @@ impl CatalogSync {
         }
         out
     }
+}
+
+/// Entity ref -> (name, since when it is awaited).
+#[derive(Debug, Default)]
+struct Waiting {
+    pending: BTreeMap<String, (String, Instant)>,
+    running: bool,
 }
 
 fn change(action: &'static str, served: &Entities, name: &str, reason: &str) -> Change {
