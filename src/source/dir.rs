@@ -443,19 +443,9 @@ fn mount_config_maps(
 }
 
 fn sibling_config_maps(tree: &dyn Tree, folder: &str, limits: &ParseLimits) -> Vec<ConfigMap> {
-    let Some(root) = tree.local_root() else {
-        return Vec::new();
-    };
-    let Ok(entries) = std::fs::read_dir(root.join(folder)) else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = entries
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.ends_with(".yaml") || n.ends_with(".yml"))
-        .collect();
-    names.sort();
-    names
+    tree.list_dir(folder)
         .iter()
+        .filter(|n| n.ends_with(".yaml") || n.ends_with(".yml"))
         .filter_map(|name| {
             let path = join(folder, name).ok()?;
             let bytes = tree.read(&path).ok()?;
@@ -463,4 +453,37 @@ fn sibling_config_maps(tree: &dyn Tree, folder: &str, limits: &ParseLimits) -> V
         })
         .flat_map(|parsed| parsed.config_maps)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_custom_resource_finds_its_config_map_in_a_sibling_file_of_any_tree() {
+        // An in-memory tree (the bundled examples, a git commit) has no folder on disk: the
+        // ConfigMap in the sibling file must be found through the tree.
+        let mut tree = MemoryTree::new();
+        tree.insert(
+            "flows/greet.sw.yaml",
+            "kind: SonataFlow\nmetadata: {name: greet}\nspec:\n  resources:\n    configMaps:\n      - configMap: {name: greet-schemas}\n        workflowPath: schemas\n  flow:\n    dataInputSchema: schemas/in.json\n    states: [{name: s}]\n",
+        );
+        tree.insert(
+            "flows/01-configmap.yaml",
+            "kind: ConfigMap\nmetadata: {name: greet-schemas}\ndata:\n  in.json: '{\"type\": \"object\", \"properties\": {\"who\": {\"type\": \"string\"}}}'\n",
+        );
+        let snapshot = read_tree(
+            &tree,
+            &["flows/greet.sw.yaml".to_owned()],
+            &ParseLimits::default(),
+            &[],
+            None,
+        );
+        assert_eq!(snapshot.diagnostics, []);
+        let schema = snapshot.workflows[0]
+            .input_schema
+            .as_ref()
+            .expect("a schema");
+        assert_eq!(schema["properties"]["who"]["type"], "string");
+    }
 }

@@ -35,6 +35,9 @@ pub trait Tree: Sync {
         self.read(path)
     }
 
+    /// The names of the files directly in `folder` (not subfolders), sorted.
+    fn list_dir(&self, folder: &str) -> Vec<String>;
+
     /// A cheap identity of a file's current content (size, modification time, inode on disk; a
     /// blob id in git), so that a reader can reuse what it parsed before. `None`: unknown.
     fn version(&self, _path: &str) -> Option<u128> {
@@ -165,6 +168,21 @@ impl Tree for DirTree {
         Ok(bytes)
     }
 
+    fn list_dir(&self, folder: &str) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.root.join(folder)) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(|e| {
+                let e = e.ok()?;
+                e.file_type().ok()?.is_file().then_some(())?;
+                e.file_name().into_string().ok()
+            })
+            .collect();
+        names.sort();
+        names
+    }
+
     fn version(&self, path: &str) -> Option<u128> {
         use std::hash::{Hash, Hasher};
         use std::os::unix::fs::MetadataExt;
@@ -212,6 +230,21 @@ impl Tree for MemoryTree {
                 path: path.to_owned(),
             })
     }
+
+    fn list_dir(&self, folder: &str) -> Vec<String> {
+        let prefix = if folder.is_empty() {
+            String::new()
+        } else {
+            format!("{folder}/")
+        };
+        // BTreeMap order: already sorted.
+        self.files
+            .keys()
+            .filter_map(|k| k.strip_prefix(&prefix))
+            .filter(|rest| !rest.contains('/'))
+            .map(str::to_owned)
+            .collect()
+    }
 }
 
 /// A tree with some files laid over another (a SonataFlow CR's ConfigMaps over its folder).
@@ -226,6 +259,14 @@ impl Tree for Overlay<'_> {
             Err(TreeError::NotFound { .. }) => self.lower.read(path),
             found => found,
         }
+    }
+
+    fn list_dir(&self, folder: &str) -> Vec<String> {
+        let mut names = self.lower.list_dir(folder);
+        names.extend(self.upper.list_dir(folder));
+        names.sort();
+        names.dedup();
+        names
     }
 
     fn local_root(&self) -> Option<&Path> {
@@ -266,6 +307,22 @@ mod tests {
             tree.read("s.json"),
             Err(TreeError::OutsideRoot { .. })
         ));
+    }
+
+    #[test]
+    fn list_dir_gives_the_files_of_one_folder_in_every_tree() {
+        let mut mem = MemoryTree::new();
+        for p in ["a/x.yaml", "a/b/y.yaml", "a/c.json", "z.yaml"] {
+            mem.insert(p, "");
+        }
+        assert_eq!(mem.list_dir("a"), ["c.json", "x.yaml"]);
+        assert_eq!(mem.list_dir(""), ["z.yaml"]);
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("a/b")).unwrap();
+        std::fs::write(root.path().join("a/x.yaml"), "").unwrap();
+        std::fs::write(root.path().join("a/b/y.yaml"), "").unwrap();
+        let tree = DirTree::new(root.path(), 1024).unwrap();
+        assert_eq!(tree.list_dir("a"), ["x.yaml"]);
     }
 
     #[test]
