@@ -4,6 +4,7 @@
 //! id wins and every later definition is reported as a duplicate naming both places.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::config::Config;
 use crate::entity::{self, Template};
@@ -47,8 +48,9 @@ impl Outcome {
     }
 }
 
-/// A source's name in diagnostics and its snapshot (or why it could not be read).
-pub type SourceRead = (String, Result<Snapshot, String>);
+/// A source's name in diagnostics and its snapshot (or why it could not be read). Shared: the
+/// daemon keeps each source's last good snapshot and maps from it without copying it.
+pub type SourceRead = (String, Result<Arc<Snapshot>, String>);
 
 /// Reads every configured source (the bundled examples when none is configured).
 pub fn read_sources(config: &Config) -> Vec<SourceRead> {
@@ -61,36 +63,36 @@ pub fn read_sources(config: &Config) -> Vec<SourceRead> {
             },
             &config.parsing.resource_roots,
         );
-        return vec![(bundled::NAME.to_owned(), Ok(snapshot))];
+        return vec![(bundled::NAME.to_owned(), Ok(Arc::new(snapshot)))];
     }
     sources
         .iter()
         .map(|s| {
             let name = s.root.display().to_string();
-            (name, s.read().map_err(|e| e.to_string()))
+            (name, s.read().map(Arc::new).map_err(|e| e.to_string()))
         })
         .collect()
 }
 
 /// Merges snapshots by workflow id and maps the result.
-pub fn assemble(config: &Config, reads: Vec<SourceRead>) -> Outcome {
+pub fn assemble(config: &Config, reads: &[SourceRead]) -> Outcome {
     let mut diagnostics = Vec::new();
-    let mut by_id: BTreeMap<String, (String, Workflow)> = BTreeMap::new();
+    let mut by_id: BTreeMap<&str, (String, &Workflow)> = BTreeMap::new();
     for (name, read) in reads {
         let snapshot = match read {
             Ok(s) => s,
             Err(reason) => {
-                diagnostics.push(Diagnostic::error(&name, None, reason));
+                diagnostics.push(Diagnostic::error(name, None, reason));
                 continue;
             }
         };
-        diagnostics.extend(snapshot.diagnostics.into_iter().map(|mut d| {
-            d.file = qualify(&name, &d.file);
-            d
+        diagnostics.extend(snapshot.diagnostics.iter().map(|d| Diagnostic {
+            file: qualify(name, &d.file),
+            ..d.clone()
         }));
-        for wf in snapshot.workflows {
-            let place = qualify(&name, &wf.origin.path);
-            if let Some((winner, _)) = by_id.get(&wf.id) {
+        for wf in &snapshot.workflows {
+            let place = qualify(name, &wf.origin.path);
+            if let Some((winner, _)) = by_id.get(wf.id.as_str()) {
                 diagnostics.push(Diagnostic::error(
                     &place,
                     Some(&wf.id),
@@ -100,10 +102,10 @@ pub fn assemble(config: &Config, reads: Vec<SourceRead>) -> Outcome {
                 ));
                 continue;
             }
-            by_id.insert(wf.id.clone(), (place, wf));
+            by_id.insert(&wf.id, (place, wf));
         }
     }
-    let workflows: Vec<Workflow> = by_id.into_values().map(|(_, wf)| wf).collect();
+    let workflows: Vec<&Workflow> = by_id.into_values().map(|(_, wf)| wf).collect();
     let templates = entity::map_all(&workflows, &config.map_options());
     diagnostics.sort();
     Outcome {
@@ -114,7 +116,7 @@ pub fn assemble(config: &Config, reads: Vec<SourceRead>) -> Outcome {
 
 /// Reads and maps everything the configuration names.
 pub fn run(config: &Config) -> Outcome {
-    assemble(config, read_sources(config))
+    assemble(config, &read_sources(config))
 }
 
 /// A file path as the user can find it: under its source folder.

@@ -428,14 +428,14 @@ impl Daemon {
             .filter_map(|s| {
                 s.last_good
                     .as_ref()
-                    .map(|snap| (s.name.clone(), Ok((**snap).clone())))
+                    .map(|snap| (s.name.clone(), Ok(snap.clone())))
             })
             .collect();
         let config = self.config.clone();
         let previous = self.desired.clone();
         let (entities, diagnostics) = tokio::task::spawn_blocking(move || {
             use rayon::prelude::*;
-            let outcome = pipeline::assemble(&config, reads);
+            let outcome = pipeline::assemble(&config, &reads);
             // A template equal to the one mapped last time keeps its rendered document.
             let items: Vec<Arc<Item>> = outcome
                 .templates

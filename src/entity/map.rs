@@ -8,6 +8,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use std::borrow::Borrow;
+
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -107,14 +109,14 @@ pub struct Link {
 /// Ids must be unique (the caller resolves duplicates); names come from [`assign_names`] over all
 /// ids, so they are valid, distinct under Backstage's case-insensitive comparison, and do not
 /// depend on the order of `workflows`.
-pub fn map_all(workflows: &[Workflow], opts: &MapOptions) -> Vec<Template> {
-    let ids: Vec<&str> = workflows.iter().map(|w| w.id.as_str()).collect();
+pub fn map_all<W: Borrow<Workflow> + Sync>(workflows: &[W], opts: &MapOptions) -> Vec<Template> {
+    let ids: Vec<&str> = workflows.iter().map(|w| w.borrow().id.as_str()).collect();
     let names = assign_names(&ids);
     // Names need the whole set; each template then maps on its own, on every core.
     let mut templates: Vec<Template> = workflows
         .par_iter()
         .zip(names)
-        .map(|(workflow, name)| map_one(workflow, name, opts))
+        .map(|(workflow, name)| map_one(workflow.borrow(), name, opts))
         .collect();
     templates.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     templates
