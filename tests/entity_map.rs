@@ -233,6 +233,7 @@ fn source_links_become_backstage_annotations() {
         source_location: "url:https://git.example.com/org/repo/tree/main/flows/".into(),
         view_url: Some("https://git.example.com/org/repo/blob/main/flows/linked.sw.yaml".into()),
         edit_url: Some("https://git.example.com/org/repo/edit/main/flows/linked.sw.yaml".into()),
+        commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
     });
     insta::assert_snapshot!("source_links", yaml(&[w]));
 }

@@ -38,6 +38,8 @@ pub mod annotation {
     pub const SOURCE_LOCATION: &str = "backstage.io/source-location";
     pub const VIEW_URL: &str = "backstage.io/view-url";
     pub const EDIT_URL: &str = "backstage.io/edit-url";
+    /// The git commit the definition was read at.
+    pub const SOURCE_COMMIT: &str = "orchestrator.io/source-commit";
 }
 
 /// A Backstage scaffolder Template entity, fields in the order they are written.
@@ -231,6 +233,9 @@ fn annotations(workflow: &Workflow) -> BTreeMap<String, String> {
         if let Some(url) = &links.edit_url {
             out.insert(annotation::EDIT_URL.into(), url.clone());
         }
+        if let Some(commit) = &links.commit {
+            out.insert(annotation::SOURCE_COMMIT.into(), commit.clone());
+        }
     }
     out
 }
@@ -398,6 +403,7 @@ mod tests {
             source_location: "url:https://example.com/tree/main/flows/".into(),
             view_url: Some("https://example.com/blob/main/flows/g.sw.yaml".into()),
             edit_url: None,
+            commit: None,
         });
         let t = map_single(w, &MapOptions::default());
         let a = &t.metadata.annotations;

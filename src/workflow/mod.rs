@@ -63,4 +63,6 @@ pub struct SourceLinks {
     pub source_location: String,
     pub view_url: Option<String>,
     pub edit_url: Option<String>,
+    /// The commit the definition was read at, for `orchestrator.io/source-commit`.
+    pub commit: Option<String>,
 }
