@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::entity::{MapOptions, OwnerRule};
-use crate::source::dir::{DEFAULT_INCLUDE, DirSource};
+use crate::source::dir::DEFAULT_INCLUDE;
 use crate::workflow::ParseLimits;
 
 /// The prefix of environment variables that override configuration keys.
@@ -41,6 +41,8 @@ pub struct Config {
     pub sync: SyncConfig,
     #[serde(default)]
     pub logging: LoggingConfig,
+    #[serde(default)]
+    pub webhooks: WebhooksConfig,
     /// Where the daemon keeps state between runs: without a catalog, what it published (so that
     /// a restart whose sources read empty is held by the delete guard). Relative to the
     /// configuration file's folder when set there.
@@ -223,6 +225,7 @@ impl Default for Config {
             catalog: CatalogConfig::default(),
             sync: SyncConfig::default(),
             logging: LoggingConfig::default(),
+            webhooks: WebhooksConfig::default(),
             state_dir: default_state_dir(),
         }
     }
@@ -233,6 +236,151 @@ impl Default for Config {
 pub enum SourceConfig {
     /// A folder on this machine.
     Dir(DirSourceConfig),
+    /// A git repository.
+    Git(GitSourceConfig),
+    /// A SonataFlow Data Index: which workflows are deployed, where, and whether available.
+    DataIndex(DataIndexSourceConfig),
+}
+
+/// A git repository, followed at a branch, tag or commit.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GitSourceConfig {
+    /// `https://`, `ssh://`, `git@host:path`, `git://`, `http://` or `file://`.
+    pub url: String,
+    /// A branch, a tag, or a full commit id.
+    #[serde(rename = "ref", default = "default_git_ref")]
+    pub reference: String,
+    /// Subfolders to read; none means the whole repository.
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// Time between fetches; default `sync.interval`.
+    #[serde(default)]
+    pub interval: Option<Seconds>,
+    /// Fetch only this many commits (a shallow clone).
+    #[serde(default)]
+    pub depth: Option<u32>,
+    #[serde(default)]
+    pub auth: GitAuthConfig,
+    /// A fetch that takes longer fails (and keeps the last good state).
+    #[serde(default = "default_git_timeout")]
+    pub timeout: Seconds,
+    #[serde(default = "default_include")]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+fn default_git_ref() -> String {
+    "main".into()
+}
+
+fn default_git_timeout() -> Seconds {
+    Seconds(120.0)
+}
+
+/// Credentials for a git repository: a token (https) or a key (ssh).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GitAuthConfig {
+    /// Environment variable holding a token (GitHub, GitLab, Bitbucket access tokens).
+    pub token_env: Option<String>,
+    /// File holding a token.
+    pub token_file: Option<PathBuf>,
+    /// The user name sent with the token: `x-access-token` (GitHub, the default), `oauth2`
+    /// (GitLab), or the account name; the ssh user for ssh URLs without one (default `git`).
+    pub username: Option<String>,
+    /// Private key for ssh URLs.
+    pub ssh_key_file: Option<PathBuf>,
+    /// known_hosts the server's key is checked against (required with `sshKeyFile`).
+    pub known_hosts_file: Option<PathBuf>,
+}
+
+/// A SonataFlow Data Index (GraphQL), release 1.44 or later.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DataIndexSourceConfig {
+    /// The Data Index base URL (`/graphql` is appended).
+    pub url: String,
+    #[serde(default)]
+    pub auth: TokenAuthConfig,
+    /// Time between reads; default `sync.interval`.
+    #[serde(default)]
+    pub interval: Option<Seconds>,
+    /// Rows per GraphQL request.
+    #[serde(default = "default_page_size")]
+    pub page_size: usize,
+    /// `deployed`: publish only workflows this Data Index deploys. `all`: also workflows that
+    /// git or a folder has but no Data Index deploys (`orchestrator.io/availability: not-deployed`).
+    #[serde(default)]
+    pub publish: Publish,
+    /// Publish workflows the operator reports unavailable (annotated `unavailable`).
+    #[serde(default)]
+    pub include_unavailable: bool,
+    /// Ask a deployed workflow's service for its input schema when no git or folder source has
+    /// the workflow (`GET <serviceUrl>/management/processes/<id>`).
+    #[serde(default = "yes")]
+    pub fetch_input_schema: bool,
+    /// Bound on each Data Index and workflow-service request.
+    #[serde(default = "default_data_index_timeout")]
+    pub timeout: Seconds,
+}
+
+fn default_page_size() -> usize {
+    1000
+}
+
+fn default_data_index_timeout() -> Seconds {
+    Seconds(30.0)
+}
+
+/// Which workflows a Data Index source lets through.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Publish {
+    /// Only deployed ones.
+    #[default]
+    Deployed,
+    /// Deployed ones and those only git or a folder has.
+    All,
+}
+
+/// A bearer token from an environment variable or a file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenAuthConfig {
+    pub token_env: Option<String>,
+    pub token_file: Option<PathBuf>,
+}
+
+/// Push webhooks from git forges (served on the daemon's server).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// `POST /webhooks/github`, verified with `X-Hub-Signature-256`.
+    pub github: Option<SecretConfig>,
+    /// `POST /webhooks/gitlab`, verified with `X-Gitlab-Token`.
+    pub gitlab: Option<SecretConfig>,
+    /// Larger bodies are refused with 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            github: None,
+            gitlab: None,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// A shared secret from an environment variable or a file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretConfig {
+    pub secret_env: Option<String>,
+    pub secret_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -470,8 +618,9 @@ impl Layers {
         }
         if let Some(base) = &self.base_dir {
             for (i, source) in config.sources.iter_mut().enumerate() {
-                let SourceConfig::Dir(dir) = source;
-                if dir.path.is_relative() && self.origin_of(&format!("sources[{i}].path")).is_file()
+                if let SourceConfig::Dir(dir) = source
+                    && dir.path.is_relative()
+                    && self.origin_of(&format!("sources[{i}].path")).is_file()
                 {
                     dir.path = base.join(&dir.path);
                 }
@@ -519,8 +668,37 @@ impl Config {
             message,
         };
         for (i, source) in self.sources.iter().enumerate() {
-            let SourceConfig::Dir(dir) = source;
-            for (field, patterns) in [("include", &dir.include), ("exclude", &dir.exclude)] {
+            let (include, exclude) = match source {
+                SourceConfig::Dir(d) => (&d.include, &d.exclude),
+                SourceConfig::Git(g) => {
+                    if g.url.trim().is_empty() {
+                        return Err(err(format!("sources[{i}].url"), "must not be empty".into()));
+                    }
+                    if g.auth.ssh_key_file.is_some() != g.auth.known_hosts_file.is_some() {
+                        return Err(err(
+                            format!("sources[{i}].auth"),
+                            "`sshKeyFile` and `knownHostsFile` go together: the server's key must be checked".into(),
+                        ));
+                    }
+                    (&g.include, &g.exclude)
+                }
+                SourceConfig::DataIndex(d) => {
+                    if !(d.url.starts_with("http://") || d.url.starts_with("https://")) {
+                        return Err(err(
+                            format!("sources[{i}].url"),
+                            format!("{:?} is not an http(s) URL", d.url),
+                        ));
+                    }
+                    if d.page_size == 0 {
+                        return Err(err(
+                            format!("sources[{i}].pageSize"),
+                            "must be at least 1".into(),
+                        ));
+                    }
+                    continue;
+                }
+            };
+            for (field, patterns) in [("include", include), ("exclude", exclude)] {
                 for (j, p) in patterns.iter().enumerate() {
                     globset::Glob::new(p).map_err(|e| {
                         err(
@@ -641,7 +819,7 @@ impl Config {
     /// The catalog token, from `catalog.tokenEnv` or `catalog.tokenFile`.
     pub fn catalog_token(&self) -> Result<Option<String>, ConfigError> {
         secret(
-            "catalog",
+            "catalog.token",
             self.catalog.token_env.as_deref(),
             self.catalog.token_file.as_deref(),
         )
@@ -650,34 +828,25 @@ impl Config {
     /// The token `POST /sync` requires, from `sync.triggerTokenEnv` or `sync.triggerTokenFile`.
     pub fn trigger_token(&self) -> Result<Option<String>, ConfigError> {
         secret(
-            "sync.trigger",
+            "sync.triggerToken",
             self.sync.trigger_token_env.as_deref(),
             self.sync.trigger_token_file.as_deref(),
         )
     }
 
-    /// The configured folder sources, ready to read.
-    pub fn dir_sources(&self) -> Vec<DirSource> {
-        self.sources
-            .iter()
-            .map(|SourceConfig::Dir(d)| DirSource {
-                root: d.path.clone(),
-                include: d.include.clone(),
-                exclude: d.exclude.clone(),
-                limits: ParseLimits {
-                    max_file_bytes: self.parsing.max_file_bytes,
-                    ..ParseLimits::default()
-                },
-                resource_roots: self.parsing.resource_roots.clone(),
-                cache: Default::default(),
-            })
-            .collect()
+    /// The parser's limits.
+    pub fn parse_limits(&self) -> ParseLimits {
+        ParseLimits {
+            max_file_bytes: self.parsing.max_file_bytes,
+            ..ParseLimits::default()
+        }
     }
 }
 
-/// Reads a secret named by an environment variable or a file; never logs its value.
-fn secret(
-    prefix: &str,
+/// Reads a secret named by an environment variable or a file; never logs its value. `key` is
+/// the configuration key of the pair without its `Env`/`File` suffix (`catalog.token`).
+pub fn secret(
+    key: &str,
     env: Option<&str>,
     file: Option<&Path>,
 ) -> Result<Option<String>, ConfigError> {
@@ -685,11 +854,7 @@ fn secret(
         return match std::env::var(var) {
             Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().to_owned())),
             _ => Err(ConfigError {
-                key: if prefix == "catalog" {
-                    "catalog.tokenEnv".into()
-                } else {
-                    "sync.triggerTokenEnv".into()
-                },
+                key: format!("{key}Env"),
                 origin: Origin::Env(var.to_owned()),
                 message: format!("environment variable {var} is not set or empty"),
             }),
@@ -699,22 +864,14 @@ fn secret(
         return match std::fs::read_to_string(path) {
             Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().to_owned())),
             Ok(_) => Err(ConfigError {
-                key: if prefix == "catalog" {
-                    "catalog.tokenFile".into()
-                } else {
-                    "sync.triggerTokenFile".into()
-                },
+                key: format!("{key}File"),
                 origin: Origin::File(path.to_owned()),
-                message: "the token file is empty".into(),
+                message: "the file is empty".into(),
             }),
             Err(e) => Err(ConfigError {
-                key: if prefix == "catalog" {
-                    "catalog.tokenFile".into()
-                } else {
-                    "sync.triggerTokenFile".into()
-                },
+                key: format!("{key}File"),
                 origin: Origin::File(path.to_owned()),
-                message: format!("cannot read the token file: {e}"),
+                message: format!("cannot read the file: {e}"),
             }),
         };
     }
@@ -928,8 +1085,35 @@ mod tests {
     fn relative_source_paths_are_relative_to_the_config_file() {
         let (d, path) = file("sources:\n  - type: dir\n    path: flows\n");
         let c = Layers::new().file(&path).unwrap().build().unwrap();
-        let SourceConfig::Dir(dir) = &c.sources[0];
+        let SourceConfig::Dir(dir) = &c.sources[0] else {
+            panic!("a dir source")
+        };
         assert_eq!(dir.path, d.path().join("flows"));
+    }
+
+    #[test]
+    fn data_index_and_git_sources_read_with_defaults() {
+        let (_d, path) = file(
+            "sources:\n  - type: dataIndex\n    url: http://di:8080\n  - type: git\n    url: https://github.com/o/r\n    ref: v1\n",
+        );
+        let c = Layers::new().file(&path).unwrap().build().unwrap();
+        let SourceConfig::DataIndex(di) = &c.sources[0] else {
+            panic!("a dataIndex source")
+        };
+        assert_eq!(di.page_size, 1000);
+        assert_eq!(di.publish, Publish::Deployed);
+        assert!(!di.include_unavailable && di.fetch_input_schema);
+        let SourceConfig::Git(git) = &c.sources[1] else {
+            panic!("a git source")
+        };
+        assert_eq!(git.reference, "v1");
+        let (_d, path) = file("sources:\n  - type: dataIndex\n    url: di:8080\n");
+        let e = Layers::new().file(&path).unwrap().build().unwrap_err();
+        assert_eq!(e.key, "sources[0].url");
+        let (_d, path) =
+            file("sources:\n  - type: dataIndex\n    url: http://x\n    publish: some\n");
+        let e = Layers::new().file(&path).unwrap().build().unwrap_err();
+        assert!(e.key.starts_with("sources[0]"), "{e}");
     }
 
     #[test]

@@ -16,6 +16,8 @@ use crate::sync::Daemon;
 pub enum StartError {
     #[error("cannot listen on {address} (`server.listen`): {reason}")]
     Listen { address: String, reason: String },
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 /// glibc gives every thread that allocates its own malloc arena (up to 8 per core) and keeps
@@ -55,6 +57,7 @@ pub async fn run(
         trigger_token,
         metrics,
     ));
+    let daemon = Daemon::new(config.clone(), shared.clone(), catalog_token)?;
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
         .await
         .map_err(|e| StartError::Listen {
@@ -83,7 +86,6 @@ pub async fn run(
             "Serving templates at {base}/catalog/index.yaml\nNo catalog is configured (`catalog.baseUrl`): register that URL once in Backstage as a url location\n  (Backstage's `backend.reading.allow` must list this host and port, and `catalog.rules` must allow Template and Location)."
         ),
     }
-    let daemon = Daemon::new(config, shared, catalog_token);
     daemon.run(trigger_rx, shutdown_rx).await;
     match tokio::time::timeout(Duration::from_secs(5), server).await {
         Ok(_) => {}

@@ -3,10 +3,11 @@
 //! Data flows one way, one module per idea:
 //!
 //! ```text
-//!  folder ──> source ──> Workflow ──> entity::map ──> Template ──> plan ──┬─> export (stdout / folder)
-//!             (read)     (model)      (pure)                      (diff)  ├─> serve (HTTP shards, ETag)
-//!                                                                          └─> catalog (locations, refresh, delete)
-//!                  ^ sync loop: schedule, triggers (file watch, POST /sync)
+//!  folder ─────┐
+//!  git ────────┼> source ──> Workflow ──> entity::map ──> Template ──> plan ──┬─> export (stdout / folder)
+//!  Data Index ─┘  (read)     (model)      (pure)                      (diff)  ├─> serve (HTTP shards, ETag)
+//!                                                                              └─> catalog (locations, refresh, delete)
+//!                  ^ sync loop: schedule, triggers (file watch, POST /sync, webhooks, CloudEvents)
 //! ```
 //!
 //! - [`workflow`]: the domain model; parses Serverless Workflow 0.8 files and SonataFlow custom
@@ -16,6 +17,7 @@
 //! - [`entity`]: maps workflows to Backstage `Template` entities (names, form, step).
 //! - [`sink`]: where entities go: export (stdout or a folder), serve (the HTTP shard documents),
 //!   catalog (the Backstage REST client and the reconciliation that keeps the catalog in step).
+//! - [`cloudevent`]: reads the CloudEvents `POST /events` receives.
 //! - [`config`]: one typed configuration, from file < environment < flags.
 //! - [`pipeline`]: ties the above together for the `export` and `check` commands.
 //! - [`plan`]: what must change between what is published and what is desired.
@@ -23,6 +25,7 @@
 //! - [`daemon`]: `run`: the HTTP server and the sync loop, started and stopped together.
 //! - [`telemetry`]: logs and metrics.
 
+pub mod cloudevent;
 pub mod config;
 pub mod daemon;
 pub mod entity;

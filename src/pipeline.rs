@@ -1,15 +1,16 @@
 //! The one-shot pipeline behind `export` and `check`: read every source, merge, map.
 //!
-//! Sources are merged by workflow id in configuration order: the first source that defines an
-//! id wins and every later definition is reported as a duplicate naming both places.
+//! Sources are merged by workflow id (see [`assemble`]): definitions from folders and git, in
+//! configuration order, deployment facts from the Data Index.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::config::Config;
 use crate::entity::{self, Template};
-use crate::source::{Snapshot, bundled};
-use crate::workflow::{Diagnostic, Severity, Workflow};
+use crate::source::{self, DeployRule, Reader, Role, Snapshot, bundled};
+use crate::workflow::{Availability, DeploymentInfo, Diagnostic, Severity, Workflow};
 
 /// What one run of the pipeline produced.
 #[derive(Debug, Clone, Default)]
@@ -48,50 +49,113 @@ impl Outcome {
     }
 }
 
-/// A source's name in diagnostics and its snapshot (or why it could not be read). Shared: the
-/// daemon keeps each source's last good snapshot and maps from it without copying it.
-pub type SourceRead = (String, Result<Arc<Snapshot>, String>);
+/// One source's contribution to a merge: its name in diagnostics, its role, and its snapshot
+/// (or why it could not be read). Shared: the daemon keeps each source's last good snapshot and
+/// maps from it without copying it.
+#[derive(Debug, Clone)]
+pub struct SourceRead {
+    pub name: String,
+    pub role: Role,
+    pub snapshot: Result<Arc<Snapshot>, String>,
+}
 
-/// Reads every configured source (the bundled examples when none is configured).
+/// Reads every configured source once (the bundled examples when none is configured). Blocking:
+/// a Data Index is read on the current Tokio runtime when there is one, else on a private one.
 pub fn read_sources(config: &Config) -> Vec<SourceRead> {
-    let sources = config.dir_sources();
-    if sources.is_empty() {
-        let snapshot = bundled::read(
-            &crate::workflow::ParseLimits {
-                max_file_bytes: config.parsing.max_file_bytes,
-                ..Default::default()
-            },
-            &config.parsing.resource_roots,
-        );
-        return vec![(bundled::NAME.to_owned(), Ok(Arc::new(snapshot)))];
+    let sources = match source::configured(config) {
+        Ok(s) => s,
+        Err(e) => {
+            return vec![SourceRead {
+                name: "(configuration)".into(),
+                role: Role::Definitions,
+                snapshot: Err(e.to_string()),
+            }];
+        }
+    };
+    let mut reads: Vec<SourceRead> = Vec::with_capacity(sources.len());
+    // Definitions first: a Data Index is not asked for what they already have.
+    for pass in [true, false] {
+        for s in sources
+            .iter()
+            .filter(|s| (s.role == Role::Definitions) == pass)
+        {
+            let snapshot = match &s.reader {
+                Reader::Dir { dir, .. } => dir.read().map_err(|e| e.to_string()),
+                Reader::Bundled {
+                    limits,
+                    resource_roots,
+                } => Ok(bundled::read(limits, resource_roots)),
+                Reader::DataIndex(di) => {
+                    let defined = defined_ids(&reads);
+                    block_on(async { di.lock().await.read(&defined).await })
+                        .map_err(|e| e.to_string())
+                }
+            };
+            reads.push(SourceRead {
+                name: s.name.clone(),
+                role: s.role,
+                snapshot: snapshot.map(Arc::new),
+            });
+        }
     }
-    sources
+    // Back to configuration order, which decides who wins a duplicate id.
+    let order: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
+    reads.sort_by_key(|r| order.iter().position(|n| *n == r.name));
+    reads
+}
+
+/// The ids the definitions sources among `reads` define.
+pub fn defined_ids(reads: &[SourceRead]) -> BTreeSet<String> {
+    reads
         .iter()
-        .map(|s| {
-            let name = s.root.display().to_string();
-            (name, s.read().map(Arc::new).map_err(|e| e.to_string()))
-        })
+        .filter(|r| r.role == Role::Definitions)
+        .filter_map(|r| r.snapshot.as_ref().ok())
+        .flat_map(|s| s.workflows.iter().map(|w| w.id.clone()))
         .collect()
 }
 
-/// Merges snapshots by workflow id and maps the result.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => handle.block_on(future),
+        Err(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a Tokio runtime")
+            .block_on(future),
+    }
+}
+
+/// Merges snapshots by workflow id and maps the result:
+///
+/// 1. definitions sources in configuration order: the first that defines an id wins, a later
+///    definition is a duplicate (an error naming both places);
+/// 2. a Data Index's own definitions (parsed from its `source`) only for ids no definitions
+///    source has;
+/// 3. when a Data Index is configured, every workflow gets its deployment (from the first Data
+///    Index that deploys it, else `not-deployed`), and is published when that Data Index's
+///    rule lets it through: available ones always, unavailable ones with `includeUnavailable`,
+///    not-deployed ones when some Data Index says `publish: all`. A Data Index that has not been
+///    read yet deploys nothing yet.
 pub fn assemble(config: &Config, reads: &[SourceRead]) -> Outcome {
     let mut diagnostics = Vec::new();
     let mut by_id: BTreeMap<&str, (String, &Workflow)> = BTreeMap::new();
-    for (name, read) in reads {
-        let snapshot = match read {
+    for read in reads {
+        let snapshot = match &read.snapshot {
             Ok(s) => s,
             Err(reason) => {
-                diagnostics.push(Diagnostic::error(name, None, reason));
+                diagnostics.push(Diagnostic::error(&read.name, None, reason));
                 continue;
             }
         };
         diagnostics.extend(snapshot.diagnostics.iter().map(|d| Diagnostic {
-            file: qualify(name, &d.file),
+            file: qualify(&read.name, &d.file),
             ..d.clone()
         }));
+        if read.role != Role::Definitions {
+            continue;
+        }
         for wf in &snapshot.workflows {
-            let place = qualify(name, &wf.origin.path);
+            let place = qualify(&read.name, &wf.origin.path);
             if let Some((winner, _)) = by_id.get(wf.id.as_str()) {
                 diagnostics.push(Diagnostic::error(
                     &place,
@@ -105,7 +169,58 @@ pub fn assemble(config: &Config, reads: &[SourceRead]) -> Outcome {
             by_id.insert(&wf.id, (place, wf));
         }
     }
-    let workflows: Vec<&Workflow> = by_id.into_values().map(|(_, wf)| wf).collect();
+    let deployers: Vec<(DeployRule, Option<&Snapshot>)> = reads
+        .iter()
+        .filter_map(|r| match r.role {
+            Role::Deployments(rule) => Some((rule, r.snapshot.as_deref().ok())),
+            Role::Definitions => None,
+        })
+        .collect();
+    for (_, snapshot) in &deployers {
+        for wf in snapshot.iter().flat_map(|s| &s.workflows) {
+            by_id
+                .entry(&wf.id)
+                .or_insert_with(|| (wf.origin.path.clone(), wf));
+        }
+    }
+    let workflows: Vec<Cow<'_, Workflow>> = if deployers.is_empty() {
+        by_id
+            .into_values()
+            .map(|(_, wf)| Cow::Borrowed(wf))
+            .collect()
+    } else {
+        let publish_all = deployers.iter().any(|(rule, _)| rule.publish_all);
+        by_id
+            .into_values()
+            .filter_map(|(_, wf)| {
+                let found = deployers.iter().find_map(|(rule, snapshot)| {
+                    snapshot
+                        .and_then(|s| s.deployments.get(&wf.id))
+                        .map(|d| (rule, d))
+                });
+                let (publish, deployment) = match found {
+                    Some((rule, d)) => (
+                        match d.availability {
+                            Availability::Available => true,
+                            Availability::Unavailable => rule.include_unavailable,
+                            Availability::NotDeployed => publish_all,
+                        },
+                        d.clone(),
+                    ),
+                    None => (publish_all, DeploymentInfo::default()),
+                };
+                if !publish {
+                    return None;
+                }
+                if wf.deployment.as_ref() == Some(&deployment) {
+                    return Some(Cow::Borrowed(wf));
+                }
+                let mut wf = wf.clone();
+                wf.deployment = Some(deployment);
+                Some(Cow::Owned(wf))
+            })
+            .collect()
+    };
     let templates = entity::map_all(&workflows, &config.map_options());
     diagnostics.sort();
     Outcome {

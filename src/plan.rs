@@ -146,6 +146,7 @@ mod tests {
                 metadata: Default::default(),
                 input_schema: None,
                 origin: Origin::default(),
+                deployment: None,
             })
             .collect();
         map_all(&workflows, &MapOptions::default())

@@ -26,68 +26,118 @@ use crate::plan::{DeleteGuard, Entities, Held, Item, plan};
 use crate::sink::catalog::{CatalogClient, RetryPolicy};
 use crate::sink::catalog_sync::CatalogSync;
 use crate::sink::serve::{Shared, Trigger, build_shards};
-use crate::source::dir::DirSource;
-use crate::source::{Snapshot, bundled};
+use crate::source::{self, Reader, Role, Snapshot, bundled};
 use crate::telemetry::{self, rfc3339, unix_now};
-use crate::workflow::{ParseLimits, Severity};
+use crate::workflow::Severity;
 
 /// How often watched folders are re-checked on the schedule as if they were not watched.
 const RECHECK_WATCHED: Duration = Duration::from_secs(600);
 
-/// Where one source's workflows come from.
-#[derive(Clone)]
-enum Reader {
-    Dir(DirSource),
-    Bundled {
-        limits: ParseLimits,
-        resource_roots: Vec<String>,
-    },
-}
-
-impl Reader {
-    /// `Ok(None)`: unchanged since `previous`. A watched folder is known to have changed (its
-    /// watcher said so), so it skips the fingerprint walk.
-    fn read_if_changed(
-        &self,
-        previous: Option<u64>,
-        watched: bool,
-    ) -> Result<Option<(u64, Snapshot)>, String> {
-        match self {
-            Reader::Dir(dir) if watched && previous.is_some() => {
-                dir.read().map(|s| Some((0, s))).map_err(|e| e.to_string())
-            }
-            Reader::Dir(dir) => {
-                let fingerprint = dir.fingerprint().map_err(|e| e.to_string())?;
-                if previous == Some(fingerprint) {
-                    return Ok(None);
-                }
-                dir.read()
-                    .map(|s| Some((fingerprint, s)))
-                    .map_err(|e| e.to_string())
-            }
-            Reader::Bundled {
-                limits,
-                resource_roots,
-            } => {
-                if previous.is_some() {
-                    return Ok(None);
-                }
-                Ok(Some((0, bundled::read(limits, resource_roots))))
-            }
+/// `Ok(None)`: unchanged since `previous`. A watched folder is known to have changed (its
+/// watcher said so), so it skips the fingerprint walk.
+fn read_local(
+    reader: &Reader,
+    previous: Option<u64>,
+    watched: bool,
+) -> Result<Option<(u64, Snapshot)>, String> {
+    match reader {
+        Reader::Dir { dir, .. } if watched && previous.is_some() => {
+            dir.read().map(|s| Some((0, s))).map_err(|e| e.to_string())
         }
+        Reader::Dir { dir, .. } => {
+            let fingerprint = dir.fingerprint().map_err(|e| e.to_string())?;
+            if previous == Some(fingerprint) {
+                return Ok(None);
+            }
+            dir.read()
+                .map(|s| Some((fingerprint, s)))
+                .map_err(|e| e.to_string())
+        }
+        Reader::Bundled {
+            limits,
+            resource_roots,
+        } => {
+            if previous.is_some() {
+                return Ok(None);
+            }
+            Ok(Some((0, bundled::read(limits, resource_roots))))
+        }
+        Reader::DataIndex(_) => unreachable!("a Data Index is read asynchronously"),
     }
 }
 
 /// One source and what the daemon remembers of it.
 struct SourceState {
     name: String,
-    reader: Reader,
-    /// Set by the file watcher; a watched source is re-read only when set.
-    dirty: Option<Arc<AtomicBool>>,
+    role: Role,
+    reader: Arc<Reader>,
+    /// Set by a file watcher, a webhook or a CloudEvent: read at the next cycle.
+    poke: Arc<AtomicBool>,
+    /// A folder whose watcher works: read only when poked (and on the periodic re-check).
+    watched: bool,
+    /// Time between reads (git, Data Index); folders are checked every cycle.
+    interval: Option<Duration>,
+    next_due: Instant,
     fingerprint: Option<u64>,
     last_good: Option<Arc<Snapshot>>,
     last_success: Option<f64>,
     last_error: Option<String>,
+}
+
+impl SourceState {
+    /// Takes a read's result; `true` when the last good snapshot changed. A failure, or an empty
+    /// read where there was something, keeps the last good snapshot.
+    fn accept(&mut self, read: Result<Option<(u64, Snapshot)>, String>) -> bool {
+        let mut changed = false;
+        match read {
+            Ok(None) => self.last_success = Some(unix_now()),
+            Ok(Some((fingerprint, snapshot))) => {
+                let before = self.last_good.as_ref().map_or(0, |s| s.len());
+                if snapshot.is_empty() && before > 0 {
+                    let message = format!(
+                        "read 0 workflows where there were {before}: treated as a failure, the last good state is kept"
+                    );
+                    tracing::warn!(source = %self.name, "{message}");
+                    metrics::counter!(telemetry::ERRORS, "kind" => "source_empty").increment(1);
+                    self.last_error = Some(message);
+                    return false;
+                }
+                self.fingerprint = Some(fingerprint);
+                self.last_success = Some(unix_now());
+                self.last_error = None;
+                if self.last_good.as_deref() != Some(&snapshot) {
+                    self.last_good = Some(Arc::new(snapshot));
+                    changed = true;
+                }
+                metrics::gauge!(telemetry::LAST_SUCCESS, "what" => format!("source:{}", self.name))
+                    .set(unix_now());
+            }
+            Err(message) => {
+                if self.last_error.as_deref() != Some(message.as_str()) {
+                    tracing::warn!(source = %self.name, error = %message, "source read failed; its last good state is kept");
+                }
+                metrics::counter!(telemetry::ERRORS, "kind" => "source_read").increment(1);
+                self.last_error = Some(message);
+            }
+        }
+        let count = self.last_good.as_ref().map_or(0, |s| s.len());
+        metrics::gauge!(telemetry::WORKFLOWS, "source" => self.name.clone()).set(count as f64);
+        changed
+    }
+
+    fn kind(&self) -> &'static str {
+        match *self.reader {
+            Reader::Dir { .. } => "dir",
+            Reader::Bundled { .. } => "bundled",
+            Reader::DataIndex(_) => "dataIndex",
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    Definitions,
+    Deployments,
 }
 
 /// What the last cycle did, for `/status` and the logs.
@@ -132,56 +182,41 @@ pub struct Daemon {
 
 impl Daemon {
     /// Sets up sources, file watchers and the catalog client. Watch errors are logged, not fatal:
-    /// the schedule still syncs.
-    pub fn new(config: Config, shared: Arc<Shared>, catalog_token: Option<String>) -> Self {
-        let limits = ParseLimits {
-            max_file_bytes: config.parsing.max_file_bytes,
-            ..ParseLimits::default()
-        };
+    /// the schedule still syncs. A secret that cannot be read is an error.
+    pub fn new(
+        config: Config,
+        shared: Arc<Shared>,
+        catalog_token: Option<String>,
+    ) -> Result<Self, crate::config::ConfigError> {
         let mut sources = Vec::new();
         let mut watchers = Vec::new();
-        let dirs = config.dir_sources();
-        let watch_flags = config
-            .sources
-            .iter()
-            .map(|crate::config::SourceConfig::Dir(d)| d.watch);
-        for (dir, watch) in dirs.into_iter().zip(watch_flags) {
-            let dirty = if watch {
+        for configured in source::configured(&config)? {
+            let poke = Arc::new(AtomicBool::new(false));
+            let mut watched = false;
+            if let Reader::Dir { dir, watch: true } = &configured.reader {
                 match watch_folder(
                     &dir.root,
                     config.sync.debounce.duration(),
+                    poke.clone(),
                     shared.trigger.clone(),
                 ) {
-                    Ok((flag, watcher)) => {
+                    Ok(watcher) => {
                         watchers.push(watcher);
-                        Some(flag)
+                        watched = true;
                     }
                     Err(e) => {
                         tracing::warn!(source = %dir.root.display(), error = %e, "cannot watch the folder; it is re-read on the schedule");
-                        None
                     }
                 }
-            } else {
-                None
-            };
+            }
             sources.push(SourceState {
-                name: dir.root.display().to_string(),
-                reader: Reader::Dir(dir),
-                dirty,
-                fingerprint: None,
-                last_good: None,
-                last_success: None,
-                last_error: None,
-            });
-        }
-        if sources.is_empty() {
-            sources.push(SourceState {
-                name: bundled::NAME.to_owned(),
-                reader: Reader::Bundled {
-                    limits,
-                    resource_roots: config.parsing.resource_roots.clone(),
-                },
-                dirty: None,
+                name: configured.name,
+                role: configured.role,
+                reader: Arc::new(configured.reader),
+                poke,
+                watched,
+                interval: configured.interval,
+                next_due: Instant::now(),
                 fingerprint: None,
                 last_good: None,
                 last_success: None,
@@ -204,7 +239,7 @@ impl Daemon {
         } else {
             Entities::new()
         };
-        Self {
+        Ok(Self {
             config,
             shared,
             sources,
@@ -222,7 +257,7 @@ impl Daemon {
             last_catalog_success: None,
             last_recheck: Instant::now(),
             _watchers: watchers,
-        }
+        })
     }
 
     /// Runs cycles until `shutdown` turns true. A cycle in flight when it does is given a bounded
@@ -242,13 +277,24 @@ impl Daemon {
             let (reason, force) = tokio::select! {
                 _ = tokio::time::sleep_until(next) => (if std::mem::take(&mut first) { "start" } else { "schedule" }, false),
                 Some(t) = triggers.recv() => {
-                    let mut manual = t == Trigger::Manual;
+                    let mut kinds = vec![t];
                     // Coalesce a burst of triggers into one cycle.
                     while let Ok(t) = triggers.try_recv() {
-                        manual |= t == Trigger::Manual;
+                        kinds.push(t);
                     }
-                    manual |= self.shared.force_sync.swap(false, Ordering::AcqRel);
-                    if manual { ("manual", true) } else { ("file change", false) }
+                    if self.shared.force_sync.swap(false, Ordering::AcqRel) {
+                        kinds.push(Trigger::Manual);
+                    }
+                    let has = |k: Trigger| kinds.contains(&k);
+                    if has(Trigger::Manual) {
+                        ("manual", true)
+                    } else if has(Trigger::Event) {
+                        ("cloudevent", false)
+                    } else if has(Trigger::Push) {
+                        ("webhook", false)
+                    } else {
+                        ("file change", false)
+                    }
                 }
                 _ = tokio::time::sleep_until(next_refresh.unwrap_or(far)), if next_refresh.is_some() => {
                     next_refresh = refresh_every.map(|d| tokio::time::Instant::now() + d);
@@ -313,6 +359,7 @@ impl Daemon {
         if recheck {
             self.last_recheck = Instant::now();
         }
+        self.take_pending().await;
         let changed = self.read_sources(force, recheck).await;
         if changed || self.desired.is_none() {
             self.desired = Some(Arc::new(self.map().await));
@@ -363,74 +410,113 @@ impl Daemon {
         self.update_status().await;
     }
 
+    /// Takes what webhooks and CloudEvents asked for: the sources they concern are read in this
+    /// cycle, and a Data Index fetches the definitions the events named again.
+    async fn take_pending(&mut self) {
+        let pending = std::mem::take(&mut *self.shared.pending.lock().expect("pending lock"));
+        if pending.event_all || !pending.event_ids.is_empty() {
+            let ids: Vec<String> = if pending.event_all {
+                Vec::new()
+            } else {
+                pending.event_ids.into_iter().collect()
+            };
+            for source in &self.sources {
+                if let Reader::DataIndex(di) = &*source.reader {
+                    di.lock().await.mark_stale(&ids);
+                    source.poke.store(true, Ordering::Release);
+                }
+            }
+        }
+    }
+
     /// Reads the sources that may have changed; `true` when any last good snapshot moved.
+    /// Definitions sources are read first: a Data Index is then not asked for their content.
     async fn read_sources(&mut self, force: bool, recheck: bool) -> bool {
         let mut changed = false;
-        for source in &mut self.sources {
-            let needed = force
-                || recheck
-                || source.last_good.is_none()
-                || match &source.dirty {
-                    Some(flag) => flag.swap(false, Ordering::AcqRel),
-                    None => true,
+        let mut definitions_changed = false;
+        for pass in [Pass::Definitions, Pass::Deployments] {
+            let defined = if pass == Pass::Deployments {
+                if definitions_changed {
+                    // Ids a folder or git dropped may now need their content from the Data Index.
+                    for s in &self.sources {
+                        if s.role != Role::Definitions {
+                            s.poke.store(true, Ordering::Release);
+                        }
+                    }
+                }
+                pipeline::defined_ids(&self.reads())
+            } else {
+                Default::default()
+            };
+            for source in &mut self.sources {
+                if (source.role == Role::Definitions) != (pass == Pass::Definitions) {
+                    continue;
+                }
+                let poked = source.poke.swap(false, Ordering::AcqRel);
+                let due = source.interval.is_none() || Instant::now() >= source.next_due;
+                let needed = force
+                    || recheck
+                    || poked
+                    || source.last_good.is_none()
+                    || (!source.watched && due);
+                if !needed {
+                    continue;
+                }
+                if let Some(interval) = source.interval {
+                    // A tenth early: cycles come with up to a tenth of jitter.
+                    source.next_due = Instant::now() + interval.mul_f64(0.9);
+                }
+                let read = match &*source.reader {
+                    Reader::DataIndex(di) => {
+                        let mut di = di.lock().await;
+                        if force {
+                            di.mark_stale(&[]);
+                        }
+                        di.read(&defined)
+                            .await
+                            .map(|s| Some((0, s)))
+                            .map_err(|e| e.to_string())
+                    }
+                    _ => {
+                        let reader = source.reader.clone();
+                        let previous = if force { None } else { source.fingerprint };
+                        // A re-check goes through the fingerprint, like an unwatched folder.
+                        let watched = source.watched && !recheck;
+                        tokio::task::spawn_blocking(move || read_local(&reader, previous, watched))
+                            .await
+                            .unwrap_or_else(|e| Err(format!("the reader panicked: {e}")))
+                    }
                 };
-            if !needed {
-                continue;
-            }
-            let reader = source.reader.clone();
-            let previous = if force { None } else { source.fingerprint };
-            // A re-check goes through the fingerprint, like an unwatched folder.
-            let watched = source.dirty.is_some() && !recheck;
-            let read =
-                tokio::task::spawn_blocking(move || reader.read_if_changed(previous, watched))
-                    .await
-                    .unwrap_or_else(|e| Err(format!("the reader panicked: {e}")));
-            match read {
-                Ok(None) => source.last_success = Some(unix_now()),
-                Ok(Some((fingerprint, snapshot))) => {
-                    let before = source.last_good.as_ref().map_or(0, |s| s.workflows.len());
-                    if snapshot.workflows.is_empty() && before > 0 {
-                        let message = format!(
-                            "read 0 workflows where there were {before}: treated as a failure, the last good state is kept"
-                        );
-                        tracing::warn!(source = %source.name, "{message}");
-                        metrics::counter!(telemetry::ERRORS, "kind" => "source_empty").increment(1);
-                        source.last_error = Some(message);
-                        continue;
-                    }
-                    source.fingerprint = Some(fingerprint);
-                    source.last_success = Some(unix_now());
-                    source.last_error = None;
-                    if source.last_good.as_deref() != Some(&snapshot) {
-                        source.last_good = Some(Arc::new(snapshot));
-                        changed = true;
-                    }
-                    metrics::gauge!(telemetry::LAST_SUCCESS, "what" => format!("source:{}", source.name)).set(unix_now());
-                }
-                Err(message) => {
-                    tracing::warn!(source = %source.name, error = %message, "source read failed; its last good state is kept");
-                    metrics::counter!(telemetry::ERRORS, "kind" => "source_read").increment(1);
-                    source.last_error = Some(message);
+                if source.accept(read) {
+                    changed = true;
+                    definitions_changed |= source.role == Role::Definitions;
                 }
             }
-            let count = source.last_good.as_ref().map_or(0, |s| s.workflows.len());
-            metrics::gauge!(telemetry::WORKFLOWS, "source" => source.name.clone())
-                .set(count as f64);
         }
         changed
     }
 
+    /// Every source's last good snapshot, or why it has none, for merging.
+    fn reads(&self) -> Vec<SourceRead> {
+        self.sources
+            .iter()
+            .map(|s| SourceRead {
+                name: s.name.clone(),
+                role: s.role,
+                snapshot: match &s.last_good {
+                    Some(snap) => Ok(snap.clone()),
+                    None => Err(s
+                        .last_error
+                        .clone()
+                        .unwrap_or_else(|| "not read yet".into())),
+                },
+            })
+            .collect()
+    }
+
     /// Merges the last good snapshots and maps them (off the async runtime: it is CPU work).
     async fn map(&mut self) -> Entities {
-        let reads: Vec<SourceRead> = self
-            .sources
-            .iter()
-            .filter_map(|s| {
-                s.last_good
-                    .as_ref()
-                    .map(|snap| (s.name.clone(), Ok(snap.clone())))
-            })
-            .collect();
+        let reads = self.reads();
         let config = self.config.clone();
         let previous = self.desired.clone();
         let (entities, diagnostics) = tokio::task::spawn_blocking(move || {
@@ -529,7 +615,27 @@ impl Daemon {
             max_fraction: self.config.sync.max_delete_fraction,
             minimum: self.config.sync.delete_guard_minimum,
         };
-        let plan = plan(&published, desired, guard);
+        let mut plan = plan(&published, desired, guard);
+        // A source that has never been read cannot justify a removal: what it would bring back
+        // is not known yet (a Data Index down at start, with `publish: deployed`).
+        let unread: Vec<&str> = self
+            .sources
+            .iter()
+            .filter(|s| s.last_good.is_none())
+            .map(|s| s.name.as_str())
+            .collect();
+        if !unread.is_empty() && !plan.remove.is_empty() {
+            let mut names = std::mem::take(&mut plan.remove);
+            names.extend(plan.held.take().map(|h| h.names).unwrap_or_default());
+            names.sort();
+            plan.held = Some(Held {
+                names,
+                reason: format!(
+                    "removals wait until every source has been read once; not read yet: {}",
+                    unread.join(", ")
+                ),
+            });
+        }
         if let Some(held) = &plan.held
             && self.held.as_ref() != Some(held)
         {
@@ -696,9 +802,9 @@ impl Daemon {
             .map(|s| {
                 json!({
                     "name": s.name,
-                    "type": match s.reader { Reader::Dir(_) => "dir", Reader::Bundled { .. } => "bundled" },
-                    "watched": s.dirty.is_some(),
-                    "workflows": s.last_good.as_ref().map_or(0, |x| x.workflows.len()),
+                    "type": s.kind(),
+                    "watched": s.watched,
+                    "workflows": s.last_good.as_ref().map_or(0, |x| x.len()),
                     "lastSuccess": s.last_success.map(rfc3339),
                     "lastError": s.last_error,
                 })
@@ -778,25 +884,21 @@ fn load_published(dir: &std::path::Path) -> Entities {
     }
 }
 
-/// Watches a folder; changes set the returned flag and send a trigger after `debounce`.
-#[allow(clippy::type_complexity)]
+/// Watches a folder; changes set `flag` and send a trigger after `debounce`.
 fn watch_folder(
     root: &std::path::Path,
     debounce: Duration,
+    flag: Arc<AtomicBool>,
     trigger: mpsc::Sender<Trigger>,
 ) -> Result<
-    (
-        Arc<AtomicBool>,
-        notify_debouncer_full::Debouncer<
-            notify::RecommendedWatcher,
-            notify_debouncer_full::RecommendedCache,
-        >,
-    ),
+    notify_debouncer_full::Debouncer<
+        notify::RecommendedWatcher,
+        notify_debouncer_full::RecommendedCache,
+    >,
     String,
 > {
     use notify::RecursiveMode;
-    let flag = Arc::new(AtomicBool::new(false));
-    let set = flag.clone();
+    let set = flag;
     let mut debouncer = notify_debouncer_full::new_debouncer(
         debounce,
         None,
@@ -819,7 +921,7 @@ fn watch_folder(
     debouncer
         .watch(root, RecursiveMode::Recursive)
         .map_err(|e| e.to_string())?;
-    Ok((flag, debouncer))
+    Ok(debouncer)
 }
 
 /// A number in [0, 1) that differs between calls, for schedule jitter.
@@ -931,7 +1033,10 @@ mod tests {
             None,
             None,
         ));
-        (Daemon::new(config.clone(), shared.clone(), None), shared)
+        (
+            Daemon::new(config.clone(), shared.clone(), None).unwrap(),
+            shared,
+        )
     }
 
     #[tokio::test]

@@ -16,6 +16,12 @@ pub const CATALOG_CALLS: &str = "orchestrator_provider_catalog_calls_total";
 pub const ERRORS: &str = "orchestrator_provider_errors_total";
 pub const LAST_SUCCESS: &str = "orchestrator_provider_last_success_timestamp_seconds";
 pub const CATALOG_CHANGES: &str = "orchestrator_provider_catalog_changes_total";
+/// CloudEvents received on `POST /events`, by outcome (`accepted`, `ignored`, `malformed`).
+pub const EVENTS: &str = "orchestrator_provider_cloudevents_total";
+/// Requests to a Data Index (`source` = its name).
+pub const DATA_INDEX_REQUESTS: &str = "orchestrator_provider_data_index_reads_total";
+/// Calls to workflow services' management endpoint for input schemas.
+pub const SCHEMA_CALLS: &str = "orchestrator_provider_workflow_service_calls_total";
 
 /// Sets up logging on stderr. `RUST_LOG`, when set, wins over `logging.level`.
 pub fn init_logging(config: &LoggingConfig) {

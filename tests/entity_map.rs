@@ -25,6 +25,7 @@ fn wf(id: &str) -> Workflow {
             custom_resource: false,
             links: None,
         },
+        deployment: None,
     }
 }
 

@@ -40,6 +40,12 @@ pub mod annotation {
     pub const EDIT_URL: &str = "backstage.io/edit-url";
     /// The git commit the definition was read at.
     pub const SOURCE_COMMIT: &str = "orchestrator.io/source-commit";
+    /// `available`, `unavailable` or `not-deployed`, when a Data Index is configured.
+    pub const AVAILABILITY: &str = "orchestrator.io/availability";
+    /// The workflow service's URL, for a deployed workflow.
+    pub const SERVICE_URL: &str = "orchestrator.io/service-url";
+    /// The version the Data Index reports as deployed.
+    pub const DEPLOYED_VERSION: &str = "orchestrator.io/deployed-version";
 }
 
 /// A Backstage scaffolder Template entity, fields in the order they are written.
@@ -237,6 +243,18 @@ fn annotations(workflow: &Workflow) -> BTreeMap<String, String> {
             out.insert(annotation::SOURCE_COMMIT.into(), commit.clone());
         }
     }
+    if let Some(deployment) = &workflow.deployment {
+        out.insert(
+            annotation::AVAILABILITY.into(),
+            deployment.availability.as_str().into(),
+        );
+        if let Some(url) = &deployment.service_url {
+            out.insert(annotation::SERVICE_URL.into(), url.clone());
+        }
+        if let Some(version) = &deployment.version {
+            out.insert(annotation::DEPLOYED_VERSION.into(), version.clone());
+        }
+    }
     out
 }
 
@@ -293,6 +311,7 @@ mod tests {
                 custom_resource: false,
                 links: None,
             },
+            deployment: None,
         }
     }
 

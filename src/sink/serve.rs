@@ -93,6 +93,22 @@ pub enum Trigger {
     FileChange,
     /// `POST /sync`: re-read every source now.
     Manual,
+    /// `POST /events`: a workflow definition was deployed or changed (see [`Pending`]).
+    Event,
+    /// A git push webhook (see [`Pending`]).
+    Push,
+}
+
+/// What webhooks and events asked for since the sync loop last looked. Triggers only wake the
+/// loop (and coalesce); this holds what they were about.
+#[derive(Debug, Default)]
+pub struct Pending {
+    /// Workflow ids named by `ProcessDefinitionEvent`s.
+    pub event_ids: std::collections::BTreeSet<String>,
+    /// Some event named no workflow: re-read every definition.
+    pub event_all: bool,
+    /// Pushes: the repository URLs the forge reported, and the ref.
+    pub pushes: Vec<(Vec<String>, String)>,
 }
 
 /// State shared by the server and the sync loop.
@@ -107,6 +123,7 @@ pub struct Shared {
     pub trigger_token: Option<String>,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     pub base_url: String,
+    pub pending: std::sync::Mutex<Pending>,
 }
 
 impl Shared {
@@ -126,6 +143,7 @@ impl Shared {
             trigger_token,
             metrics,
             base_url,
+            pending: Default::default(),
         }
     }
 
@@ -144,6 +162,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/status", get(status))
         .route("/metrics", get(metrics))
         .route("/sync", post(sync))
+        .route("/events", post(events))
         .with_state(shared)
 }
 
@@ -272,6 +291,52 @@ async fn sync(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     // A full channel already holds a pending sync: this request is coalesced into it.
     s.force_sync.store(true, Ordering::Release);
     let _ = s.trigger.try_send(Trigger::Manual);
+    (StatusCode::ACCEPTED, "sync scheduled\n").into_response()
+}
+
+/// `POST /events`: CloudEvents from the SonataFlow runtime or operator (or a broker). A
+/// `ProcessDefinitionEvent` makes the next cycle read the Data Index at once and fetch that
+/// workflow's definition again; other event types are accepted and ignored; a malformed request
+/// is refused with 400 and changes nothing.
+async fn events(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let events = match crate::cloudevent::parse(&headers, &body) {
+        Ok(e) => e,
+        Err(e) => {
+            metrics::counter!(crate::telemetry::EVENTS, "outcome" => "malformed").increment(1);
+            return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response();
+        }
+    };
+    let relevant: Vec<&crate::cloudevent::CloudEvent> = events
+        .iter()
+        .filter(|e| e.is_process_definition())
+        .collect();
+    metrics::counter!(crate::telemetry::EVENTS, "outcome" => "ignored")
+        .increment((events.len() - relevant.len()) as u64);
+    if relevant.is_empty() {
+        return (
+            StatusCode::ACCEPTED,
+            "ignored: not a ProcessDefinitionEvent\n",
+        )
+            .into_response();
+    }
+    metrics::counter!(crate::telemetry::EVENTS, "outcome" => "accepted")
+        .increment(relevant.len() as u64);
+    {
+        let mut pending = s.pending.lock().expect("pending lock");
+        for e in &relevant {
+            match e.workflow_id() {
+                Some(id) => {
+                    pending.event_ids.insert(id.to_owned());
+                }
+                None => pending.event_all = true,
+            }
+        }
+    }
+    let _ = s.trigger.try_send(Trigger::Event);
     (StatusCode::ACCEPTED, "sync scheduled\n").into_response()
 }
 

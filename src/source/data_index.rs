@@ -195,13 +195,7 @@ pub struct Deployment {
     pub source_error: Option<String>,
 }
 
-/// Whether the SonataFlow operator reports the workflow as running.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Availability {
-    Available,
-    /// `metadata.status == "unavailable"`: the operator saw the workflow removed.
-    Unavailable,
-}
+pub use crate::workflow::Availability;
 
 impl Deployment {
     /// `Unavailable` when `metadata.status` is `"unavailable"`, else `Available` (releases and
@@ -715,7 +709,7 @@ fn snippet(text: &str) -> String {
     }
 }
 
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cause = e;
     while let Some(next) = cause.source() {
         cause = next;
@@ -983,6 +977,7 @@ fn parse_source(
             custom_resource: false,
             links: None,
         },
+        deployment: None,
     };
     Ok((workflow, reference, warnings))
 }

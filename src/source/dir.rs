@@ -256,6 +256,7 @@ pub fn read_tree(
     Snapshot {
         workflows,
         diagnostics,
+        deployments: Default::default(),
     }
 }
 
@@ -308,6 +309,7 @@ fn resolve_one(
             custom_resource: wf.custom_resource,
             links: None,
         },
+        deployment: None,
     };
     (workflow, diagnostics)
 }

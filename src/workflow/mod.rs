@@ -41,6 +41,41 @@ pub struct Workflow {
     pub input_schema: Option<serde_json::Value>,
     /// Where the definition came from.
     pub origin: Origin,
+    /// What a Data Index says about its deployment; `None` when no Data Index is configured.
+    pub deployment: Option<DeploymentInfo>,
+}
+
+/// A workflow's deployment, as the Data Index reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeploymentInfo {
+    pub availability: Availability,
+    /// The workflow service's base URL (`serviceUrl`).
+    pub service_url: Option<String>,
+    /// The deployed version, exactly as the Data Index reports it.
+    pub version: Option<String>,
+}
+
+/// Whether a workflow can be run: `orchestrator.io/availability`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Availability {
+    /// Deployed, and the SonataFlow operator does not say otherwise.
+    Available,
+    /// Deployed once, but `metadata.status` is `unavailable`: the operator saw it removed.
+    Unavailable,
+    /// No configured Data Index deploys it (it is only in git or a folder).
+    #[default]
+    NotDeployed,
+}
+
+impl Availability {
+    /// The annotation value: `available`, `unavailable` or `not-deployed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Availability::Available => "available",
+            Availability::Unavailable => "unavailable",
+            Availability::NotDeployed => "not-deployed",
+        }
+    }
 }
 
 /// Where a workflow definition was read from.

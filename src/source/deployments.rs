@@ -1,0 +1,384 @@
+//! A Data Index as a daemon source: what is deployed, where, whether it is available, and (for
+//! deployed workflows no git or folder source has) the definition and its input schema.
+//!
+//! One read is one listing (a page per `pageSize` rows, `source` only for rows whose content is
+//! not already known) plus, for definitions that are new or changed and have a file-based
+//! `dataInputSchema`, one `GET <serviceUrl>/management/processes/<id>` each. An unchanged cycle
+//! therefore costs one request per page and no workflow-service call.
+//!
+//! The Data Index does not bump a definition's version when its content changes. Content known
+//! by `(id, version)` is fetched again only when a CloudEvent names the workflow
+//! ([`DataIndexSource::mark_stale`]) or a sync is forced.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::Snapshot;
+use super::data_index::{
+    Capabilities, DataIndexClient, DataIndexError, DeployedWorkflow, origin_path, select,
+};
+use crate::workflow::{Availability, DeploymentInfo, Diagnostic, ParseLimits, Workflow};
+
+/// A failed input-schema call is tried again after this long (it is not retried every cycle).
+const SCHEMA_RETRY: Duration = Duration::from_secs(600);
+/// Workflow-service calls in flight at once.
+const SCHEMA_CONCURRENCY: usize = 8;
+
+/// Settings of one Data Index source.
+#[derive(Debug, Clone)]
+pub struct DataIndexSettings {
+    pub url: String,
+    pub token: Option<String>,
+    pub page_size: usize,
+    pub fetch_input_schema: bool,
+    pub timeout: Duration,
+    pub limits: ParseLimits,
+}
+
+/// Counters of the requests a source made, for tests, benchmarks and metrics.
+#[derive(Debug, Default)]
+pub struct Calls {
+    /// Reads of the Data Index (each may be several GraphQL requests: see the fixture).
+    pub reads: AtomicU64,
+    /// `GET <serviceUrl>/management/processes/<id>` calls.
+    pub schema_calls: AtomicU64,
+}
+
+/// The definition of one `(id, version)` row, parsed once.
+#[derive(Debug, Clone)]
+struct Known {
+    workflow: Option<Workflow>,
+    input_schema_ref: Option<String>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// The outcome of asking a workflow service for an input schema.
+#[derive(Debug, Clone)]
+struct SchemaFetch {
+    result: Result<Value, String>,
+    at: Instant,
+}
+
+/// A Data Index source with what it remembers between reads.
+pub struct DataIndexSource {
+    settings: DataIndexSettings,
+    client: DataIndexClient,
+    http: reqwest::Client,
+    caps: Option<Capabilities>,
+    known: HashMap<(String, Option<String>), Known>,
+    /// Input schemas by the definition's SHA-256.
+    schemas: HashMap<String, SchemaFetch>,
+    /// Workflow ids whose content must be fetched again; `all` for every one.
+    stale: HashSet<String>,
+    stale_all: bool,
+    pub calls: Arc<Calls>,
+}
+
+impl std::fmt::Debug for DataIndexSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataIndexSource")
+            .field("client", &self.client)
+            .field("known", &self.known.len())
+            .finish()
+    }
+}
+
+impl DataIndexSource {
+    pub fn new(settings: DataIndexSettings) -> Self {
+        let client = DataIndexClient::new(&settings.url, settings.token.clone(), settings.timeout);
+        let http = reqwest::Client::builder()
+            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+            .timeout(settings.timeout)
+            .build()
+            .expect("a TLS backend is compiled in");
+        Self {
+            settings,
+            client,
+            http,
+            caps: None,
+            known: HashMap::new(),
+            schemas: HashMap::new(),
+            stale: HashSet::new(),
+            stale_all: false,
+            calls: Arc::default(),
+        }
+    }
+
+    /// The name used in logs, `/status` and diagnostics.
+    pub fn name(&self) -> String {
+        format!("data-index {}", self.client.endpoint())
+    }
+
+    /// The next read fetches the content of these workflows again (a CloudEvent said they
+    /// changed); with no ids, of every workflow.
+    pub fn mark_stale(&mut self, ids: &[String]) {
+        if ids.is_empty() {
+            self.stale_all = true;
+        }
+        self.stale.extend(ids.iter().cloned());
+    }
+
+    /// Reads every deployed workflow. `defined_elsewhere`: ids a git or folder source has, whose
+    /// content is therefore not asked for (only their deployment facts are used).
+    pub async fn read(
+        &mut self,
+        defined_elsewhere: &BTreeSet<String>,
+    ) -> Result<Snapshot, DataIndexError> {
+        self.calls.reads.fetch_add(1, Ordering::Relaxed);
+        let mut caps = match self.caps.take() {
+            Some(c) => c,
+            None => self.client.introspect().await?,
+        };
+        if self.stale_all {
+            self.known.clear();
+        } else {
+            self.known.retain(|(id, _), _| !self.stale.contains(id));
+        }
+        let known = &self.known;
+        let is_known = |id: &str, version: Option<&str>| {
+            defined_elsewhere.contains(id)
+                || known.contains_key(&(id.to_owned(), version.map(str::to_owned)))
+        };
+        let listed = self
+            .client
+            .list(&mut caps, self.settings.page_size, &is_known)
+            .await;
+        // Capabilities survive a failed listing only when it was not a schema problem.
+        match &listed {
+            Err(e) if e.is_validation() => {}
+            _ => self.caps = Some(caps),
+        }
+        let rows = listed?;
+        self.stale.clear();
+        self.stale_all = false;
+        let (deployed, parsed) = select(rows, &self.settings.limits);
+        // Parse problems belong to the row's content and are repeated on every read that uses
+        // it; everything else is this read's.
+        let mut diagnostics = Vec::new();
+        let mut by_workflow: HashMap<String, Vec<Diagnostic>> = HashMap::new();
+        for d in parsed {
+            match &d.workflow_id {
+                Some(id) => by_workflow.entry(id.clone()).or_default().push(d),
+                None => diagnostics.push(d),
+            }
+        }
+        let live: HashSet<(String, Option<String>)> = deployed
+            .iter()
+            .map(|d| (d.id.clone(), d.version.clone()))
+            .collect();
+        self.known.retain(|k, _| live.contains(k));
+
+        let mut snapshot = Snapshot::default();
+        let mut need_schema: Vec<(usize, String, String, String)> = Vec::new();
+        for d in deployed {
+            let info = DeploymentInfo {
+                availability: d.availability,
+                service_url: d.service_url.clone(),
+                version: d.version.clone(),
+            };
+            snapshot.deployments.insert(d.id.clone(), info.clone());
+            if defined_elsewhere.contains(&d.id) {
+                continue;
+            }
+            let key = (d.id.clone(), d.version.clone());
+            let parse_diagnostics = by_workflow.remove(&d.id).unwrap_or_default();
+            let Some(entry) = self.remember(key, d, parse_diagnostics, &mut diagnostics) else {
+                continue;
+            };
+            diagnostics.extend(entry.diagnostics.iter().cloned());
+            let input_schema_ref = entry.input_schema_ref.clone();
+            let Some(mut workflow) = entry.workflow.clone() else {
+                continue;
+            };
+            workflow.deployment = Some(info.clone());
+            if workflow.input_schema.is_none()
+                && let Some(reference) = &input_schema_ref
+            {
+                match (&info.service_url, self.settings.fetch_input_schema) {
+                    (Some(url), true) if info.availability == Availability::Available => {
+                        need_schema.push((
+                            snapshot.workflows.len(),
+                            workflow.id.clone(),
+                            url.clone(),
+                            workflow.origin.sha256.clone(),
+                        ));
+                    }
+                    _ => diagnostics.push(Diagnostic::warning(
+                        origin_path(&workflow.id),
+                        Some(&workflow.id),
+                        format!(
+                            "input schema {reference:?} is a file the Data Index does not hold, and the workflow service is not asked (fetchInputSchema is off, or no available serviceUrl); the template is published without a form: add a git or folder source that has it"
+                        ),
+                    )),
+                }
+            }
+            snapshot.workflows.push(workflow);
+        }
+        self.fetch_schemas(&need_schema).await;
+        for (i, id, url, sha) in need_schema {
+            match &self.schemas[&sha].result {
+                Ok(schema) => snapshot.workflows[i].input_schema = Some(schema.clone()),
+                Err(reason) => diagnostics.push(Diagnostic::warning(
+                    origin_path(&id),
+                    Some(&id),
+                    format!(
+                        "input schema from {}: {reason}; the template is published without a form (asked again in {} minutes or when the definition changes)",
+                        management_url(&url, &id),
+                        SCHEMA_RETRY.as_secs() / 60
+                    ),
+                )),
+            }
+        }
+        let live_shas: HashSet<&str> = snapshot
+            .workflows
+            .iter()
+            .map(|w| w.origin.sha256.as_str())
+            .collect();
+        self.schemas
+            .retain(|sha, _| live_shas.contains(sha.as_str()));
+        snapshot.workflows.sort_by(|a, b| a.id.cmp(&b.id));
+        diagnostics.sort();
+        diagnostics.dedup();
+        snapshot.diagnostics = diagnostics;
+        Ok(snapshot)
+    }
+
+    /// The parsed content of a row: parsed now when the row carries `source`, else what was
+    /// parsed before. `None` when the Data Index gave no content (a warning says why).
+    fn remember(
+        &mut self,
+        key: (String, Option<String>),
+        d: DeployedWorkflow,
+        parse_diagnostics: Vec<Diagnostic>,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Option<&Known> {
+        if d.row.source.is_some() {
+            self.known.insert(
+                key.clone(),
+                Known {
+                    workflow: d.workflow,
+                    input_schema_ref: d.input_schema_ref,
+                    diagnostics: parse_diagnostics,
+                },
+            );
+        } else if !self.known.contains_key(&key) {
+            // `select` already explained a `source_error`; otherwise the Data Index has no
+            // `source` to give.
+            if d.row.source_error.is_none() {
+                diagnostics.push(Diagnostic::warning(
+                    origin_path(&d.id),
+                    Some(&d.id),
+                    "the Data Index gives no definition (`source`) for this workflow, so it has no template: add a git or folder source that has it",
+                ));
+            } else {
+                diagnostics.extend(parse_diagnostics);
+            }
+            return None;
+        }
+        self.known.get(&key)
+    }
+
+    /// Asks workflow services for the input schemas not already known (a few at a time).
+    async fn fetch_schemas(&mut self, needed: &[(usize, String, String, String)]) {
+        let mut todo: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
+        for (_, id, url, sha) in needed {
+            let fresh = match self.schemas.get(sha) {
+                Some(SchemaFetch { result: Ok(_), .. }) => true,
+                Some(SchemaFetch { at, .. }) => at.elapsed() < SCHEMA_RETRY,
+                None => false,
+            };
+            if !fresh {
+                todo.insert(sha, (id, url));
+            }
+        }
+        if todo.is_empty() {
+            return;
+        }
+        let semaphore = Arc::new(tokio::sync::Semaphore::new(SCHEMA_CONCURRENCY));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (sha, (id, url)) in todo {
+            let http = self.http.clone();
+            let target = management_url(url, id);
+            let token = semaphore.clone();
+            let sha = sha.to_owned();
+            self.calls.schema_calls.fetch_add(1, Ordering::Relaxed);
+            tasks.spawn(async move {
+                let _permit = token.acquire_owned().await;
+                (sha, fetch_input_schema(&http, &target).await)
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            if let Ok((sha, result)) = done {
+                self.schemas.insert(
+                    sha,
+                    SchemaFetch {
+                        result,
+                        at: Instant::now(),
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// `<serviceUrl>/management/processes/<id>`.
+pub fn management_url(service_url: &str, id: &str) -> String {
+    format!(
+        "{}/management/processes/{}",
+        service_url.trim_end_matches('/'),
+        percent_encode_segment(id)
+    )
+}
+
+fn percent_encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The `inputSchema` of a workflow service's management answer.
+async fn fetch_input_schema(http: &reqwest::Client, url: &str) -> Result<Value, String> {
+    let response = http
+        .get(url)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .map_err(|e| {
+            if e.is_timeout() {
+                "no answer in time".to_owned()
+            } else {
+                format!("request failed ({})", super::data_index::root_cause(&e))
+            }
+        })?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(format!(
+            "HTTP {}{}",
+            status.as_u16(),
+            if status.as_u16() == 404 {
+                " (the service does not know the workflow, or lacks the process-management add-on)"
+            } else {
+                ""
+            }
+        ));
+    }
+    let body: Value = response
+        .json()
+        .await
+        .map_err(|e| format!("the answer is not JSON ({e})"))?;
+    match body.get("inputSchema") {
+        Some(schema @ Value::Object(_)) => Ok(schema.clone()),
+        Some(Value::Null) | None => Err("the answer has no `inputSchema`".into()),
+        Some(_) => Err("`inputSchema` is not a JSON object".into()),
+    }
+}
