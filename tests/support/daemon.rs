@@ -69,6 +69,8 @@ pub struct ConfigOpts {
     pub interval: String,
     /// Name of the config file inside the setup folder.
     pub file: String,
+    /// More `sources:` list items (YAML, indented by two spaces), after the folder.
+    pub extra_sources: String,
 }
 
 impl Default for ConfigOpts {
@@ -78,6 +80,7 @@ impl Default for ConfigOpts {
             public_base_url: None,
             interval: "2s".into(),
             file: "config.yaml".into(),
+            extra_sources: String::new(),
         }
     }
 }
@@ -103,9 +106,10 @@ impl Setup {
         let port = opts.port.unwrap_or_else(free_port);
         let q = |s: &str| serde_json::to_string(s).unwrap();
         let mut text = format!(
-            "sources:\n  - type: dir\n    path: {flows}\n\
+            "sources:\n  - type: dir\n    path: {flows}\n{extra}\
              server:\n  listen: 127.0.0.1:{port}\n",
             flows = q(&self.flows.display().to_string()),
+            extra = opts.extra_sources,
         );
         if let Some(public) = &opts.public_base_url {
             text.push_str(&format!("  publicBaseUrl: {}\n", q(public)));
