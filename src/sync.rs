@@ -90,7 +90,11 @@ impl SourceState {
     fn accept(&mut self, read: Result<Option<(u64, Snapshot)>, String>) -> bool {
         let mut changed = false;
         match read {
-            Ok(None) => self.last_success = Some(unix_now()),
+            // Unchanged since the last good read.
+            Ok(None) => {
+                self.last_success = Some(unix_now());
+                self.last_error = None;
+            }
             Ok(Some((fingerprint, snapshot))) => {
                 let before = self.last_good.as_ref().map_or(0, |s| s.len());
                 if snapshot.is_empty() && before > 0 {
@@ -472,9 +476,9 @@ impl Daemon {
                         if force {
                             di.mark_stale(&[]);
                         }
-                        di.read(&defined)
+                        di.read_if_changed(&defined)
                             .await
-                            .map(|s| Some((0, s)))
+                            .map(|s| s.map(|s| (0, s)))
                             .map_err(|e| e.to_string())
                     }
                     _ => {

@@ -18,8 +18,8 @@ pub const LAST_SUCCESS: &str = "orchestrator_provider_last_success_timestamp_sec
 pub const CATALOG_CHANGES: &str = "orchestrator_provider_catalog_changes_total";
 /// CloudEvents received on `POST /events`, by outcome (`accepted`, `ignored`, `malformed`).
 pub const EVENTS: &str = "orchestrator_provider_cloudevents_total";
-/// Requests to a Data Index (`source` = its name).
-pub const DATA_INDEX_REQUESTS: &str = "orchestrator_provider_data_index_reads_total";
+/// Reads of a Data Index (`source` = its name); a read is one request per page.
+pub const DATA_INDEX_READS: &str = "orchestrator_provider_data_index_reads_total";
 /// Calls to workflow services' management endpoint for input schemas.
 pub const SCHEMA_CALLS: &str = "orchestrator_provider_workflow_service_calls_total";
 

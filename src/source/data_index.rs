@@ -31,6 +31,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -272,6 +273,7 @@ impl DataIndexClient {
     /// 1.44.0) is [`DataIndexError::Unsupported`].
     pub async fn introspect(&self) -> Result<Capabilities, DataIndexError> {
         let data = self.post(INTROSPECTION_QUERY, Value::Null).await?;
+        let data: Value = serde_json::from_str(data.get()).unwrap_or(Value::Null);
         parse_capabilities(&data).ok_or_else(|| DataIndexError::Unsupported {
             url: self.url.clone(),
         })
@@ -411,25 +413,31 @@ impl DataIndexClient {
         Ok((sources, errors))
     }
 
-    fn rows(&self, data: &Value) -> Result<Vec<Deployment>, DataIndexError> {
-        let list = data.get("ProcessDefinitions").unwrap_or(&Value::Null);
-        if list.is_null() {
+    /// The rows of `data` (read straight from its JSON text: a listing of 1000 rows is most of
+    /// an idle cycle's work).
+    fn rows(&self, data: &RawValue) -> Result<Vec<Deployment>, DataIndexError> {
+        #[derive(Deserialize)]
+        struct ListData {
+            #[serde(rename = "ProcessDefinitions", default)]
+            list: Option<Vec<Option<RawRow>>>,
+        }
+        let parsed: ListData =
+            serde_json::from_str(data.get()).map_err(|e| DataIndexError::InvalidResponse {
+                url: self.url.clone(),
+                reason: format!("`ProcessDefinitions` has an unexpected shape: {e}"),
+                snippet: snippet(data.get()),
+            })?;
+        let Some(rows) = parsed.list else {
             return Err(DataIndexError::NoData {
                 url: self.url.clone(),
                 what: "ProcessDefinitions".into(),
             });
-        }
-        let rows: Vec<Option<RawRow>> =
-            serde_json::from_value(list.clone()).map_err(|e| DataIndexError::InvalidResponse {
-                url: self.url.clone(),
-                reason: format!("`ProcessDefinitions` has an unexpected shape: {e}"),
-                snippet: snippet(&list.to_string()),
-            })?;
+        };
         Ok(rows.into_iter().flatten().map(RawRow::into_row).collect())
     }
 
     /// Sends one query; any GraphQL error fails it.
-    async fn post(&self, query: &str, variables: Value) -> Result<Value, DataIndexError> {
+    async fn post(&self, query: &str, variables: Value) -> Result<Box<RawValue>, DataIndexError> {
         let (data, errors) = self.post_partial(query, variables).await?;
         if errors.is_empty() {
             Ok(data)
@@ -448,7 +456,7 @@ impl DataIndexClient {
         &self,
         query: &str,
         variables: Value,
-    ) -> Result<(Value, Vec<String>), DataIndexError> {
+    ) -> Result<(Box<RawValue>, Vec<String>), DataIndexError> {
         let mut body = json!({ "query": query });
         if !variables.is_null() {
             body["variables"] = variables;
@@ -462,10 +470,9 @@ impl DataIndexClient {
         let bytes = response.bytes().await.map_err(|e| self.transport(e))?;
         let text = String::from_utf8_lossy(&bytes);
         // `{"data": null}` is a GraphQL response; `{}` or `[1]` is not.
-        let parsed: Option<GraphqlResponse> = serde_json::from_slice::<Value>(&bytes)
+        let parsed: Option<GraphqlResponse> = serde_json::from_slice::<GraphqlResponse>(&bytes)
             .ok()
-            .filter(|v| v.get("data").is_some() || v.get("errors").is_some())
-            .and_then(|v| serde_json::from_value(v).ok());
+            .filter(|r| r.data.is_some() || r.errors.is_some());
         let Some(parsed) = parsed else {
             if !status.is_success() {
                 return Err(DataIndexError::Http {
@@ -485,10 +492,11 @@ impl DataIndexClient {
                 snippet: snippet(&text),
             });
         };
-        let validation = parsed.errors.iter().any(GraphqlError::is_validation);
-        let messages: Vec<String> = parsed.errors.iter().map(|e| e.message.clone()).collect();
+        let errors = parsed.errors.unwrap_or_default();
+        let validation = errors.iter().any(GraphqlError::is_validation);
+        let messages: Vec<String> = errors.iter().map(|e| e.message.clone()).collect();
         match parsed.data {
-            Some(data) if !data.is_null() => {
+            Some(data) if data.get().trim() != "null" => {
                 if validation {
                     return Err(DataIndexError::Graphql {
                         url: self.url.clone(),
@@ -611,10 +619,16 @@ fn parse_capabilities(data: &Value) -> Option<Capabilities> {
 
 #[derive(Deserialize)]
 struct GraphqlResponse {
+    /// `Some("null")` for `"data": null`, `None` when absent.
+    #[serde(default, deserialize_with = "present")]
+    data: Option<Box<RawValue>>,
     #[serde(default)]
-    data: Option<Value>,
-    #[serde(default)]
-    errors: Vec<GraphqlError>,
+    errors: Option<Vec<GraphqlError>>,
+}
+
+/// A field that is present, even as `null` (plain `Option` reads `null` as absent).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
+    Box::<RawValue>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize)]

@@ -19,7 +19,8 @@ use serde_json::Value;
 
 use super::Snapshot;
 use super::data_index::{
-    Capabilities, DataIndexClient, DataIndexError, DeployedWorkflow, origin_path, select,
+    Capabilities, DataIndexClient, DataIndexError, DeployedWorkflow, Deployment, origin_path,
+    select,
 };
 use crate::workflow::{Availability, DeploymentInfo, Diagnostic, ParseLimits, Workflow};
 
@@ -75,6 +76,9 @@ pub struct DataIndexSource {
     /// Workflow ids whose content must be fetched again; `all` for every one.
     stale: HashSet<String>,
     stale_all: bool,
+    /// What the last read was made of; the same rows for the same defined ids give the same
+    /// snapshot, so an idle read stops at comparing them.
+    last_input: Option<(Vec<Deployment>, BTreeSet<String>)>,
     pub calls: Arc<Calls>,
 }
 
@@ -104,6 +108,7 @@ impl DataIndexSource {
             schemas: HashMap::new(),
             stale: HashSet::new(),
             stale_all: false,
+            last_input: None,
             calls: Arc::default(),
         }
     }
@@ -128,7 +133,22 @@ impl DataIndexSource {
         &mut self,
         defined_elsewhere: &BTreeSet<String>,
     ) -> Result<Snapshot, DataIndexError> {
+        self.last_input = None;
+        Ok(self
+            .read_if_changed(defined_elsewhere)
+            .await?
+            .expect("a read after forgetting the last one is a change"))
+    }
+
+    /// Like [`read`](Self::read), but `None` when the Data Index answered exactly what it
+    /// answered last time, nothing was marked stale and no failed schema call is due again:
+    /// the snapshot would be the same, so it is not built.
+    pub async fn read_if_changed(
+        &mut self,
+        defined_elsewhere: &BTreeSet<String>,
+    ) -> Result<Option<Snapshot>, DataIndexError> {
         self.calls.reads.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(crate::telemetry::DATA_INDEX_READS, "source" => self.name()).increment(1);
         let mut caps = match self.caps.take() {
             Some(c) => c,
             None => self.client.introspect().await?,
@@ -153,8 +173,25 @@ impl DataIndexSource {
             _ => self.caps = Some(caps),
         }
         let rows = listed?;
+        let stale = self.stale_all || !self.stale.is_empty();
         self.stale.clear();
         self.stale_all = false;
+        let retry_due = self
+            .schemas
+            .values()
+            .any(|f| f.result.is_err() && f.at.elapsed() >= SCHEMA_RETRY);
+        if !stale
+            && !retry_due
+            && self
+                .last_input
+                .as_ref()
+                .is_some_and(|(r, d)| *r == rows && d == defined_elsewhere)
+        {
+            return Ok(None);
+        }
+        // An empty answer is not remembered: the daemon treats it as suspect and must see it
+        // again (as a change) on the next read rather than "unchanged".
+        self.last_input = (!rows.is_empty()).then(|| (rows.clone(), defined_elsewhere.clone()));
         let (deployed, parsed) = select(rows, &self.settings.limits);
         // Parse problems belong to the row's content and are repeated on every read that uses
         // it; everything else is this read's.
@@ -244,7 +281,7 @@ impl DataIndexSource {
         diagnostics.sort();
         diagnostics.dedup();
         snapshot.diagnostics = diagnostics;
-        Ok(snapshot)
+        Ok(Some(snapshot))
     }
 
     /// The parsed content of a row: parsed now when the row carries `source`, else what was
@@ -306,6 +343,7 @@ impl DataIndexSource {
             let token = semaphore.clone();
             let sha = sha.to_owned();
             self.calls.schema_calls.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!(crate::telemetry::SCHEMA_CALLS).increment(1);
             tasks.spawn(async move {
                 let _permit = token.acquire_owned().await;
                 (sha, fetch_input_schema(&http, &target).await)
