@@ -9,6 +9,7 @@
 
 #[path = "../tests/support/data_index_fixture.rs"]
 mod data_index_fixture;
+#[allow(dead_code)] // the failure switch is for tests
 #[path = "../tests/support/workflow_service.rs"]
 mod workflow_service;
 
@@ -108,7 +109,10 @@ async fn run() {
         {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(120), "no {N} templates after 120 s");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no {N} templates after 120 s"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let first = started.elapsed().as_secs_f64();

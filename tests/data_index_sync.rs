@@ -407,29 +407,29 @@ async fn schema_calls_only_for_new_or_changed_definitions() {
 
 #[tokio::test]
 async fn a_failing_schema_call_gives_a_template_without_a_form() {
-    let service = WorkflowService::start(BTreeMap::new()).await;
-    let rows = vec![row(
-        "greeting",
-        "1.0",
-        Some(GREETING_YAML),
-        None,
-        &service.url,
-    )];
+    // greeting: the service answers 500; other: the service does not know it (404).
+    let service =
+        WorkflowService::start(BTreeMap::from([("greeting".to_owned(), greeting_schema())])).await;
+    service.set_failing(true);
+    let other = GREETING_YAML.replace("id: greeting", "id: other");
+    let rows = vec![
+        row("greeting", "1.0", Some(GREETING_YAML), None, &service.url),
+        row("other", "1.0", Some(&other), None, &service.url),
+    ];
     let Some(fixture) = Fixture::start(Release::V10_2, rows).await else {
         return;
     };
     let mut h = Harness::new(&di_source(&fixture, ""), &[]);
     h.cycle().await;
     let served = h.served().await;
-    assert_eq!(
-        served["greeting"]["spec"]["parameters"],
-        json!([]),
-        "404: no form"
-    );
+    for id in ["greeting", "other"] {
+        assert_eq!(served[id]["spec"]["parameters"], json!([]), "{id}: no form");
+    }
     let status = h.shared.status.read().await.clone();
-    assert_eq!(status["diagnostics"]["warnings"], 1, "{status}");
+    assert_eq!(status["diagnostics"]["warnings"], 2, "{status}");
+    service.set_failing(false);
     h.cycle().await;
-    assert_eq!(service.calls(), 1, "a failure is not retried every cycle");
+    assert_eq!(service.calls(), 2, "a failure is not retried every cycle");
 }
 
 #[tokio::test]
@@ -505,4 +505,46 @@ async fn a_data_index_down_at_restart_holds_removals() {
     let held = status["deletesHeld"]["reason"].as_str().unwrap_or_default();
     assert!(held.contains("not read yet"), "{status}");
     assert!(h.source_error().await.unwrap().contains("cannot connect"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_reads_the_data_index_once_and_prints_the_templates() {
+    let service =
+        WorkflowService::start(BTreeMap::from([("greeting".to_owned(), greeting_schema())])).await;
+    let rows = vec![row(
+        "greeting",
+        "2.0",
+        Some(GREETING_YAML),
+        None,
+        &service.url,
+    )];
+    let Some(fixture) = Fixture::start(Release::V10_0, rows).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, format!("sources:\n{}", di_source(&fixture, ""))).unwrap();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_orchestrator-provider"))
+            .args(["export", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("orchestrator.io/deployed-version: '2.0'")
+            || stdout.contains("orchestrator.io/deployed-version: \"2.0\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("language"),
+        "the form from the workflow service: {stdout}"
+    );
+    assert!(stderr.contains("1 template, 0 errors"), "{stderr}");
+    assert_eq!(service.calls(), 1);
 }
