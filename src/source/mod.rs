@@ -6,6 +6,7 @@
 pub mod bundled;
 pub mod data_index;
 pub mod dir;
+pub mod git;
 
 use crate::workflow::{Diagnostic, Workflow};
 
