@@ -35,4 +35,5 @@ pub mod sink;
 pub mod source;
 pub mod sync;
 pub mod telemetry;
+pub mod webhook;
 pub mod workflow;

@@ -7,6 +7,7 @@ pub mod bundled;
 pub mod data_index;
 pub mod deployments;
 pub mod dir;
+pub mod git;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
