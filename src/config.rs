@@ -834,6 +834,28 @@ impl Config {
         )
     }
 
+    /// The webhook secrets; a forge configured without one is an error.
+    pub fn webhook_secrets(&self) -> Result<crate::sink::serve::WebhookSecrets, ConfigError> {
+        let load = |forge: &str, c: &Option<SecretConfig>| -> Result<Option<String>, ConfigError> {
+            let Some(c) = c else { return Ok(None) };
+            let key = format!("webhooks.{forge}.secret");
+            match secret(&key, c.secret_env.as_deref(), c.secret_file.as_deref())? {
+                Some(s) => Ok(Some(s)),
+                None => Err(ConfigError {
+                    key: format!("webhooks.{forge}"),
+                    origin: Origin::Default,
+                    message: "set `secretEnv` or `secretFile`: deliveries are verified with it"
+                        .into(),
+                }),
+            }
+        };
+        Ok(crate::sink::serve::WebhookSecrets {
+            github: load("github", &self.webhooks.github)?,
+            gitlab: load("gitlab", &self.webhooks.gitlab)?,
+            max_body_bytes: self.webhooks.max_body_bytes,
+        })
+    }
+
     /// The parser's limits.
     pub fn parse_limits(&self) -> ParseLimits {
         ParseLimits {

@@ -50,13 +50,15 @@ pub async fn run(
     let base = config.server.base_url();
     // One slot: triggers arriving while one is pending coalesce into it.
     let (trigger_tx, trigger_rx) = mpsc::channel(1);
-    let shared = Arc::new(Shared::new(
+    let mut shared = Shared::new(
         base.clone(),
         config.catalog.shards,
         trigger_tx,
         trigger_token,
         metrics,
-    ));
+    );
+    shared.webhooks = config.webhook_secrets()?;
+    let shared = Arc::new(shared);
     let daemon = Daemon::new(config.clone(), shared.clone(), catalog_token)?;
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
         .await

@@ -81,6 +81,10 @@ pub fn read_sources(config: &Config) -> Vec<SourceRead> {
         {
             let snapshot = match &s.reader {
                 Reader::Dir { dir, .. } => dir.read().map_err(|e| e.to_string()),
+                Reader::Git(git) => git
+                    .fetch()
+                    .and_then(|commit| git.read(&commit))
+                    .map_err(|e| e.to_string()),
                 Reader::Bundled {
                     limits,
                     resource_roots,

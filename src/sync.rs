@@ -33,37 +33,74 @@ use crate::workflow::Severity;
 /// How often watched folders are re-checked on the schedule as if they were not watched.
 const RECHECK_WATCHED: Duration = Duration::from_secs(600);
 
-/// `Ok(None)`: unchanged since `previous`. A watched folder is known to have changed (its
-/// watcher said so), so it skips the fingerprint walk.
+/// What a blocking read found.
+struct LocalRead {
+    /// `None`: unchanged since the previous fingerprint.
+    changed: Option<(u64, Snapshot)>,
+    /// The commit a git source is at.
+    revision: Option<String>,
+}
+
+/// Reads a folder, a repository or the bundled examples; unchanged since `previous` reads
+/// nothing more than the fingerprint (a folder's walk, a repository's fetch). A watched folder
+/// is known to have changed (its watcher said so), so it skips the walk. An error comes with a
+/// short label for metrics.
 fn read_local(
     reader: &Reader,
     previous: Option<u64>,
     watched: bool,
-) -> Result<Option<(u64, Snapshot)>, String> {
+) -> Result<LocalRead, (String, &'static str)> {
+    let plain = |changed| LocalRead {
+        changed,
+        revision: None,
+    };
+    let folder_error = |e: crate::source::SourceError| (e.to_string(), "source_read");
     match reader {
-        Reader::Dir { dir, .. } if watched && previous.is_some() => {
-            dir.read().map(|s| Some((0, s))).map_err(|e| e.to_string())
-        }
+        Reader::Dir { dir, .. } if watched && previous.is_some() => dir
+            .read()
+            .map(|s| plain(Some((0, s))))
+            .map_err(folder_error),
         Reader::Dir { dir, .. } => {
-            let fingerprint = dir.fingerprint().map_err(|e| e.to_string())?;
+            let fingerprint = dir.fingerprint().map_err(folder_error)?;
             if previous == Some(fingerprint) {
-                return Ok(None);
+                return Ok(plain(None));
             }
             dir.read()
-                .map(|s| Some((fingerprint, s)))
-                .map_err(|e| e.to_string())
+                .map(|s| plain(Some((fingerprint, s))))
+                .map_err(folder_error)
+        }
+        Reader::Git(git) => {
+            let failed = |e: crate::source::git::GitError| (e.to_string(), e.kind());
+            let commit = git.fetch().map_err(failed)?;
+            let fingerprint = fingerprint_of(&commit);
+            let changed = if previous == Some(fingerprint) {
+                None
+            } else {
+                Some((fingerprint, git.read(&commit).map_err(failed)?))
+            };
+            Ok(LocalRead {
+                changed,
+                revision: Some(commit),
+            })
         }
         Reader::Bundled {
             limits,
             resource_roots,
         } => {
             if previous.is_some() {
-                return Ok(None);
+                return Ok(plain(None));
             }
-            Ok(Some((0, bundled::read(limits, resource_roots))))
+            Ok(plain(Some((0, bundled::read(limits, resource_roots)))))
         }
         Reader::DataIndex(_) => unreachable!("a Data Index is read asynchronously"),
     }
+}
+
+fn fingerprint_of(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
 }
 
 /// One source and what the daemon remembers of it.
@@ -79,6 +116,8 @@ struct SourceState {
     interval: Option<Duration>,
     next_due: Instant,
     fingerprint: Option<u64>,
+    /// The commit a git source is at.
+    revision: Option<String>,
     last_good: Option<Arc<Snapshot>>,
     last_success: Option<f64>,
     last_error: Option<String>,
@@ -87,7 +126,7 @@ struct SourceState {
 impl SourceState {
     /// Takes a read's result; `true` when the last good snapshot changed. A failure, or an empty
     /// read where there was something, keeps the last good snapshot.
-    fn accept(&mut self, read: Result<Option<(u64, Snapshot)>, String>) -> bool {
+    fn accept(&mut self, read: Result<Option<(u64, Snapshot)>, (String, &'static str)>) -> bool {
         let mut changed = false;
         match read {
             // Unchanged since the last good read.
@@ -116,11 +155,12 @@ impl SourceState {
                 metrics::gauge!(telemetry::LAST_SUCCESS, "what" => format!("source:{}", self.name))
                     .set(unix_now());
             }
-            Err(message) => {
+            Err((message, kind)) => {
                 if self.last_error.as_deref() != Some(message.as_str()) {
                     tracing::warn!(source = %self.name, error = %message, "source read failed; its last good state is kept");
                 }
                 metrics::counter!(telemetry::ERRORS, "kind" => "source_read").increment(1);
+                metrics::counter!(telemetry::SOURCE_FAILURES, "source" => self.name.clone(), "kind" => kind).increment(1);
                 self.last_error = Some(message);
             }
         }
@@ -132,6 +172,7 @@ impl SourceState {
     fn kind(&self) -> &'static str {
         match *self.reader {
             Reader::Dir { .. } => "dir",
+            Reader::Git(_) => "git",
             Reader::Bundled { .. } => "bundled",
             Reader::DataIndex(_) => "dataIndex",
         }
@@ -222,6 +263,7 @@ impl Daemon {
                 interval: configured.interval,
                 next_due: Instant::now(),
                 fingerprint: None,
+                revision: None,
                 last_good: None,
                 last_success: None,
                 last_error: None,
@@ -431,6 +473,24 @@ impl Daemon {
                 }
             }
         }
+        for push in &pending.pushes {
+            let urls: Vec<&str> = push.repository_urls.iter().map(String::as_str).collect();
+            let mut matched = false;
+            for source in &self.sources {
+                if let Reader::Git(git) = &*source.reader
+                    && git.matches_push(&urls, &push.git_ref)
+                {
+                    matched = true;
+                    // A burst of deliveries for one commit: the first fetch got it.
+                    if push.after.is_none() || push.after != source.revision {
+                        source.poke.store(true, Ordering::Release);
+                    }
+                }
+            }
+            if !matched {
+                tracing::info!(repository = ?urls.first(), git_ref = %push.git_ref, "a push no git source follows; ignored");
+            }
+        }
     }
 
     /// Reads the sources that may have changed; `true` when any last good snapshot moved.
@@ -479,7 +539,7 @@ impl Daemon {
                         di.read_if_changed(&defined)
                             .await
                             .map(|s| s.map(|s| (0, s)))
-                            .map_err(|e| e.to_string())
+                            .map_err(|e| (e.to_string(), e.kind()))
                     }
                     _ => {
                         let reader = source.reader.clone();
@@ -488,7 +548,13 @@ impl Daemon {
                         let watched = source.watched && !recheck;
                         tokio::task::spawn_blocking(move || read_local(&reader, previous, watched))
                             .await
-                            .unwrap_or_else(|e| Err(format!("the reader panicked: {e}")))
+                            .unwrap_or_else(|e| Err((format!("the reader panicked: {e}"), "panic")))
+                            .map(|r| {
+                                if r.revision.is_some() {
+                                    source.revision = r.revision;
+                                }
+                                r.changed
+                            })
                     }
                 };
                 if source.accept(read) {
@@ -808,6 +874,7 @@ impl Daemon {
                     "name": s.name,
                     "type": s.kind(),
                     "watched": s.watched,
+                    "commit": s.revision,
                     "workflows": s.last_good.as_ref().map_or(0, |x| x.len()),
                     "lastSuccess": s.last_success.map(rfc3339),
                     "lastError": s.last_error,

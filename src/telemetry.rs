@@ -16,6 +16,10 @@ pub const CATALOG_CALLS: &str = "orchestrator_provider_catalog_calls_total";
 pub const ERRORS: &str = "orchestrator_provider_errors_total";
 pub const LAST_SUCCESS: &str = "orchestrator_provider_last_success_timestamp_seconds";
 pub const CATALOG_CHANGES: &str = "orchestrator_provider_catalog_changes_total";
+/// Failed reads of a source, by source and kind (`unreachable`, `auth`, `timeout`...).
+pub const SOURCE_FAILURES: &str = "orchestrator_provider_source_failures_total";
+/// Webhook deliveries, by forge and outcome (`push`, `ignored`, `bad_signature`...).
+pub const WEBHOOKS: &str = "orchestrator_provider_webhooks_total";
 /// CloudEvents received on `POST /events`, by outcome (`accepted`, `ignored`, `malformed`).
 pub const EVENTS: &str = "orchestrator_provider_cloudevents_total";
 /// Reads of a Data Index (`source` = its name); a read is one request per page.

@@ -14,6 +14,8 @@ mod catalog;
 mod daemon;
 #[path = "support/data_index_fixture.rs"]
 mod data_index_fixture;
+#[path = "support/git_server.rs"]
+mod git_server;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -859,6 +861,7 @@ async fn two_daemons_with_the_same_config_agree_without_duplicates_or_flapping()
         interval: "1s".into(),
         file: file.into(),
         extra_sources: String::new(),
+        extra_config: String::new(),
     };
     let (config_a, _) = setup.write_config(&opts(port_a, "a.yaml"));
     let a = Daemon::start(&config_a, port_a, &cat.token, "a").await;
@@ -1097,4 +1100,179 @@ async fn a_cloudevent_makes_a_newly_deployed_workflow_visible_within_2s() {
         took[1]
     );
     assert!(took[2] <= Duration::from_millis(3500), "{took:?}");
+}
+
+/// The GitHub webhook: a signed push makes the daemon fetch at once and the catalog show the
+/// change within seconds (the repository is otherwise fetched once an hour); a bad signature is
+/// 401 and fetches nothing; a burst of 20 pushes coalesces into one or two fetches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_push_webhook_updates_the_template_and_bad_signatures_fetch_nothing() {
+    use hmac::{Hmac, Mac};
+    let _slot = slot();
+    let Some(cat) = start_catalog(Options::default()).await else {
+        return;
+    };
+    const GIT_TOKEN: &str = "git-token-e2e";
+    const SECRET: &str = "It's a Secret to Everybody";
+    let setup = Setup::new(&cat.base_url, &cat.token);
+    let srv = setup.dir.path().join("srv");
+    let work = git_server::WorkRepo::init(&srv.join("flows"));
+    let flow = |title: &str| {
+        format!(
+            "id: from-git\nname: {title}\nversion: '1.0'\nstart: s\nstates: [{{name: s, type: inject, data: {{}}, end: true}}]\n"
+        )
+    };
+    work.write("flows/from-git.sw.yaml", flow("From git"));
+    work.commit("a workflow");
+    let srv2 = srv.clone();
+    let http = tokio::task::spawn_blocking(move || git_server::GitHttp::start(&srv2, GIT_TOKEN))
+        .await
+        .unwrap();
+    let secrets = setup.dir.path().join("secrets");
+    std::fs::create_dir_all(&secrets).unwrap();
+    std::fs::write(secrets.join("git-token"), GIT_TOKEN).unwrap();
+    std::fs::write(secrets.join("github-secret"), SECRET).unwrap();
+    let url = http.url("flows");
+    let (config, port) = setup.write_config(&ConfigOpts {
+        interval: "1h".into(),
+        extra_sources: format!(
+            "  - type: git\n    url: {url}\n    ref: main\n    auth: {{tokenFile: {}}}\n",
+            secrets.join("git-token").display()
+        ),
+        extra_config: format!(
+            "webhooks:\n  github: {{secretFile: {}}}\n",
+            secrets.join("github-secret").display()
+        ),
+        ..ConfigOpts::default()
+    });
+    let d = Daemon::start(&config, port, &cat.token, "daemon").await;
+    let mut names: Vec<&str> = NAMES.to_vec();
+    names.push("from-git");
+    let (before, _) = wait_for_templates(&cat, &names, VISIBLE).await;
+    let annotations = &before["from-git"]["metadata"]["annotations"];
+    assert_eq!(annotations["orchestrator.io/source-commit"], work.head());
+    assert!(!annotations.to_string().contains(GIT_TOKEN));
+
+    let hook = format!("{}/webhooks/github", d.url);
+    let client = reqwest::Client::new();
+    let push = |after: String| {
+        json!({"ref": "refs/heads/main", "after": after, "repository": {"clone_url": format!("{url}.git"), "html_url": url}}).to_string()
+    };
+    let sign = |body: &str| {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+        mac.update(body.as_bytes());
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    };
+    let fetches = |http: &git_server::GitHttp| {
+        http.log()
+            .iter()
+            .filter(|l| l.starts_with("GET /flows/info/refs") && l.ends_with("200"))
+            .count()
+    };
+    let send = |body: String, signature: Option<String>| {
+        let mut request = client
+            .post(&hook)
+            .header("X-GitHub-Event", "push")
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(s) = signature {
+            request = request.header("X-Hub-Signature-256", s);
+        }
+        request.send()
+    };
+    let title_is = |title: String| {
+        let cat = &cat;
+        async move {
+            let e = cat.get_entity("template", "default", "from-git").await;
+            match e {
+                Some(e) if e["metadata"]["title"] == title.as_str() => Ok(e),
+                other => Err(format!(
+                    "{:?}",
+                    other.map(|e| e["metadata"]["title"].clone())
+                )),
+            }
+        }
+    };
+
+    // A commit, then a delivery with a wrong signature and one without: 401, nothing fetched.
+    work.write("flows/from-git.sw.yaml", flow("From git, edited"));
+    let head = work.commit("edit");
+    let fetched = fetches(&http);
+    let body = push(head.clone());
+    let wrong = send(body.clone(), Some(sign("another body")))
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let missing = send(body.clone(), None).await.unwrap();
+    assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        fetches(&http),
+        fetched,
+        "a refused delivery fetches nothing"
+    );
+    let ping = client
+        .post(&hook)
+        .header("X-GitHub-Event", "ping")
+        .header("X-Hub-Signature-256", sign("{}"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ping.status(), StatusCode::OK);
+
+    // The signed push.
+    let sent = Instant::now();
+    let ok = send(body.clone(), Some(sign(&body))).await.unwrap();
+    assert_eq!(ok.status(), StatusCode::ACCEPTED);
+    eventually("the pushed title", Duration::from_secs(10), || {
+        title_is("From git, edited".into())
+    })
+    .await;
+    let took = sent.elapsed();
+    println!(
+        "signed push -> visible in the catalog: {:.2} s",
+        took.as_secs_f64()
+    );
+    assert!(took <= Duration::from_secs(4), "{took:?}");
+
+    // A burst of 20 deliveries for one more commit.
+    work.write("flows/from-git.sw.yaml", flow("From git, burst"));
+    let head = work.commit("burst");
+    let body = push(head);
+    let fetched = fetches(&http);
+    let burst = (0..20).map(|_| send(body.clone(), Some(sign(&body))));
+    for response in futures_join_all(burst).await {
+        assert_eq!(response.unwrap().status(), StatusCode::ACCEPTED);
+    }
+    eventually("the burst's title", Duration::from_secs(10), || {
+        title_is("From git, burst".into())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let burst_fetches = fetches(&http) - fetched;
+    println!("20 pushes -> {burst_fetches} fetches");
+    assert!(
+        (1..=2).contains(&burst_fetches),
+        "{burst_fetches} fetches: {:?}",
+        http.log()
+    );
+    drop(d);
+    tokio::task::spawn_blocking(move || drop(http))
+        .await
+        .unwrap();
+}
+
+/// Runs the futures concurrently, in order of their results.
+async fn futures_join_all<F: Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
 }

@@ -107,8 +107,8 @@ pub struct Pending {
     pub event_ids: std::collections::BTreeSet<String>,
     /// Some event named no workflow: re-read every definition.
     pub event_all: bool,
-    /// Pushes: the repository URLs the forge reported, and the ref.
-    pub pushes: Vec<(Vec<String>, String)>,
+    /// Pushes, as the forges reported them.
+    pub pushes: Vec<crate::webhook::Push>,
 }
 
 /// State shared by the server and the sync loop.
@@ -124,6 +124,27 @@ pub struct Shared {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     pub base_url: String,
     pub pending: std::sync::Mutex<Pending>,
+    /// The secrets `POST /webhooks/*` verify deliveries with; a forge without one is not served.
+    pub webhooks: WebhookSecrets,
+}
+
+/// Webhook secrets, from `webhooks.github` and `webhooks.gitlab`.
+#[derive(Clone, Default)]
+pub struct WebhookSecrets {
+    pub github: Option<String>,
+    pub gitlab: Option<String>,
+    /// Larger bodies are refused with 413.
+    pub max_body_bytes: usize,
+}
+
+impl std::fmt::Debug for WebhookSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSecrets")
+            .field("github", &self.github.as_ref().map(|_| "***"))
+            .field("gitlab", &self.gitlab.as_ref().map(|_| "***"))
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
 }
 
 impl Shared {
@@ -144,6 +165,10 @@ impl Shared {
             metrics,
             base_url,
             pending: Default::default(),
+            webhooks: WebhookSecrets {
+                max_body_bytes: 1024 * 1024,
+                ..Default::default()
+            },
         }
     }
 
@@ -154,7 +179,14 @@ impl Shared {
 }
 
 pub fn router(shared: Arc<Shared>) -> Router {
+    let webhooks = Router::new()
+        .route("/webhooks/github", post(github_webhook))
+        .route("/webhooks/gitlab", post(gitlab_webhook))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            shared.webhooks.max_body_bytes,
+        ));
     Router::new()
+        .merge(webhooks)
         .route("/catalog/index.yaml", get(index))
         .route("/catalog/{file}", get(shard))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -338,6 +370,90 @@ async fn events(
     }
     let _ = s.trigger.try_send(Trigger::Event);
     (StatusCode::ACCEPTED, "sync scheduled\n").into_response()
+}
+
+/// `POST /webhooks/github`: a delivery signed with `X-Hub-Signature-256`. A `push` makes the
+/// next cycle fetch the repositories it concerns (202); `ping` answers 200; other events are
+/// accepted and ignored (202). A missing or wrong signature is 401 and fetches nothing.
+async fn github_webhook(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    use crate::webhook::{GITHUB_SIGNATURE_HEADER, parse_github_push, verify_github_signature};
+    let Some(secret) = &s.webhooks.github else {
+        return (StatusCode::NOT_FOUND, "webhooks.github is not configured\n").into_response();
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Err(e) =
+        verify_github_signature(secret.as_bytes(), &body, header(GITHUB_SIGNATURE_HEADER))
+    {
+        return webhook_refused("github", &e);
+    }
+    match header("X-GitHub-Event") {
+        Some("ping") => (StatusCode::OK, "pong\n").into_response(),
+        Some("push") => webhook_push(&s, "github", parse_github_push(&body)),
+        other => webhook_ignored("github", other.unwrap_or("(none)")),
+    }
+}
+
+/// `POST /webhooks/gitlab`: a delivery carrying the secret in `X-Gitlab-Token`; `Push Hook` and
+/// `Tag Push Hook` events as for GitHub.
+async fn gitlab_webhook(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    use crate::webhook::{GITLAB_TOKEN_HEADER, parse_gitlab_push, verify_gitlab_token};
+    let Some(secret) = &s.webhooks.gitlab else {
+        return (StatusCode::NOT_FOUND, "webhooks.gitlab is not configured\n").into_response();
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Err(e) = verify_gitlab_token(secret.as_bytes(), header(GITLAB_TOKEN_HEADER)) {
+        return webhook_refused("gitlab", &e);
+    }
+    match header("X-Gitlab-Event") {
+        Some("Push Hook" | "Tag Push Hook") => webhook_push(&s, "gitlab", parse_gitlab_push(&body)),
+        other => webhook_ignored("gitlab", other.unwrap_or("(none)")),
+    }
+}
+
+fn webhook_refused(forge: &'static str, e: &crate::webhook::WebhookError) -> Response {
+    metrics::counter!(crate::telemetry::WEBHOOKS, "forge" => forge, "outcome" => e.kind())
+        .increment(1);
+    tracing::warn!(forge, error = %e, "webhook delivery refused");
+    (StatusCode::UNAUTHORIZED, format!("{e}\n")).into_response()
+}
+
+fn webhook_ignored(forge: &'static str, event: &str) -> Response {
+    metrics::counter!(crate::telemetry::WEBHOOKS, "forge" => forge, "outcome" => "ignored")
+        .increment(1);
+    (
+        StatusCode::ACCEPTED,
+        format!("ignored: {event} is not a push\n"),
+    )
+        .into_response()
+}
+
+fn webhook_push(
+    s: &Shared,
+    forge: &'static str,
+    push: Result<crate::webhook::Push, crate::webhook::WebhookError>,
+) -> Response {
+    let push = match push {
+        Ok(p) => p,
+        Err(e) => {
+            metrics::counter!(crate::telemetry::WEBHOOKS, "forge" => forge, "outcome" => e.kind())
+                .increment(1);
+            return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response();
+        }
+    };
+    metrics::counter!(crate::telemetry::WEBHOOKS, "forge" => forge, "outcome" => "push")
+        .increment(1);
+    s.pending.lock().expect("pending lock").pushes.push(push);
+    // A full channel already holds a pending cycle, which takes every pending push.
+    let _ = s.trigger.try_send(Trigger::Push);
+    (StatusCode::ACCEPTED, "fetch scheduled\n").into_response()
 }
 
 /// Compares secrets without leaking their common prefix through timing.

@@ -113,6 +113,20 @@ pub enum DataIndexError {
 }
 
 impl DataIndexError {
+    /// A short label, for a metrics label.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DataIndexError::Connect { .. } => "unreachable",
+            DataIndexError::Timeout { .. } => "timeout",
+            DataIndexError::Http { .. } => "http",
+            DataIndexError::Graphql { .. } => "graphql",
+            DataIndexError::NoData { .. } => "no_data",
+            DataIndexError::InvalidResponse { .. } => "invalid_response",
+            DataIndexError::Unsupported { .. } => "unsupported",
+            DataIndexError::Request { .. } => "request",
+        }
+    }
+
     /// A GraphQL validation error: the query named a field or argument the server lacks.
     pub fn is_validation(&self) -> bool {
         matches!(

@@ -17,6 +17,7 @@ use crate::config::{Config, ConfigError, Publish, SourceConfig};
 use crate::workflow::{DeploymentInfo, Diagnostic, ParseLimits, Workflow};
 use deployments::{DataIndexSettings, DataIndexSource};
 use dir::DirSource;
+use git::{GitAuth, GitSettings, GitSource};
 
 /// Everything one read of a source produced.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -73,6 +74,7 @@ pub enum Reader {
         dir: DirSource,
         watch: bool,
     },
+    Git(GitSource),
     DataIndex(Arc<tokio::sync::Mutex<DataIndexSource>>),
     Bundled {
         limits: ParseLimits,
@@ -112,12 +114,35 @@ pub fn configured(config: &Config) -> Result<Vec<Configured>, ConfigError> {
                     watch: d.watch,
                 },
             },
-            SourceConfig::Git(_) => {
-                return Err(ConfigError {
-                    key: format!("sources[{i}].type"),
-                    origin: crate::config::Origin::Default,
-                    message: "git sources are not available in this build".into(),
-                });
+            SourceConfig::Git(g) => {
+                let key = |k: &str| format!("sources[{i}].auth.{k}");
+                let token = crate::config::secret(
+                    &key("token"),
+                    g.auth.token_env.as_deref(),
+                    g.auth.token_file.as_deref(),
+                )?;
+                let mut settings =
+                    GitSettings::new(&g.url, &g.reference, config.state_dir.join("git"));
+                settings.paths = g.paths.clone();
+                settings.depth = g.depth;
+                settings.auth = GitAuth {
+                    username: g.auth.username.clone(),
+                    token,
+                    ssh_key_file: g.auth.ssh_key_file.clone(),
+                    known_hosts_file: g.auth.known_hosts_file.clone(),
+                };
+                settings.timeout = g.timeout.duration();
+                settings.include = g.include.clone();
+                settings.exclude = g.exclude.clone();
+                settings.limits = limits;
+                settings.resource_roots = config.parsing.resource_roots.clone();
+                let source = GitSource::new(settings);
+                Configured {
+                    name: source.name(),
+                    role: Role::Definitions,
+                    interval: Some(g.interval.unwrap_or(config.sync.interval).duration()),
+                    reader: Reader::Git(source),
+                }
             }
             SourceConfig::DataIndex(d) => {
                 let token = crate::config::secret(

@@ -71,6 +71,8 @@ pub struct ConfigOpts {
     pub file: String,
     /// More `sources:` list items (YAML, indented by two spaces), after the folder.
     pub extra_sources: String,
+    /// More top-level configuration (YAML), appended.
+    pub extra_config: String,
 }
 
 impl Default for ConfigOpts {
@@ -81,6 +83,7 @@ impl Default for ConfigOpts {
             interval: "2s".into(),
             file: "config.yaml".into(),
             extra_sources: String::new(),
+            extra_config: String::new(),
         }
     }
 }
@@ -123,6 +126,7 @@ impl Setup {
             state = q(&self.dir.path().join("state").display().to_string()),
         ));
         let path = self.dir.path().join(&opts.file);
+        text.push_str(&opts.extra_config);
         std::fs::write(&path, text).expect("write config");
         (path, port)
     }
