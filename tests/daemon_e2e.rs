@@ -1264,9 +1264,9 @@ async fn a_signed_push_webhook_updates_the_template_and_bad_signatures_fetch_not
 }
 
 /// Runs the futures concurrently, in order of their results.
-async fn futures_join_all<F: Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+async fn futures_join_all<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
 where
-    F: Send + 'static,
+    F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let handles: Vec<_> = futures.map(tokio::spawn).collect();
