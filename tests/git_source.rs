@@ -560,3 +560,21 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn sources_sharing_a_cache_folder_fetch_one_at_a_time() {
+    let f = Fixture::new();
+    f.work.git(&["branch", "dev"]);
+    f.work.git(&["tag", "v2"]);
+    let head = f.work.head();
+    let threads: Vec<_> = ["main", "dev", "v2", "HEAD", "refs/heads/dev"]
+        .into_iter()
+        .map(|r| {
+            let source = f.source(r);
+            std::thread::spawn(move || source.fetch())
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap().unwrap(), head);
+    }
+}

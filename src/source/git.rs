@@ -810,13 +810,20 @@ impl Inner {
                 reason: format!("the server's certificate or host key is not trusted: {message}"),
             });
         }
+        // libgit2 reports a refused or failed connection as an OS error; a full disk is one too
+        // and is no network problem.
+        let network_os_error = e.class() == ErrorClass::Os
+            && ["connect", "resolve", "socket", "network", "host"]
+                .iter()
+                .any(|w| lower.contains(w));
         match e.class() {
-            ErrorClass::Net
-            | ErrorClass::Http
-            | ErrorClass::Ssl
-            | ErrorClass::Ssh
-            | ErrorClass::Os
-            | ErrorClass::Callback => Failure::Error(GitError::Unreachable {
+            ErrorClass::Net | ErrorClass::Http | ErrorClass::Ssl | ErrorClass::Ssh => {
+                Failure::Error(GitError::Unreachable {
+                    url,
+                    reason: message,
+                })
+            }
+            ErrorClass::Os if network_os_error => Failure::Error(GitError::Unreachable {
                 url,
                 reason: message,
             }),
