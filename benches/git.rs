@@ -116,7 +116,11 @@ fn main() {
             .to_owned();
         let path = work.dir.join(&file);
         let text = std::fs::read_to_string(&path).unwrap();
-        std::fs::write(&path, text.replacen("\"name\": \"", "\"name\": \"Edited ", 1)).unwrap();
+        std::fs::write(
+            &path,
+            text.replacen("\"name\": \"", "\"name\": \"Edited ", 1),
+        )
+        .unwrap();
         work.commit(&format!("edit {file} for {label}"));
         let read_before = source.files_read();
         let started = Instant::now();
