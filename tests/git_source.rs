@@ -150,7 +150,7 @@ fn an_unmoved_reference_downloads_nothing_and_reads_are_deterministic() {
 }
 
 #[test]
-fn a_tag_is_followed_and_linked_by_its_name() {
+fn a_tag_is_followed_not_the_branch() {
     let f = Fixture::new();
     let tagged = f.work.head();
     f.work.git(&["tag", "-a", "v1", "-m", "release 1"]);

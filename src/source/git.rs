@@ -1339,6 +1339,29 @@ mod tests {
     }
 
     #[test]
+    fn links_name_a_branch_or_tag_and_edit_only_on_a_branch() {
+        let cache = tempfile::tempdir().unwrap();
+        let source =
+            |r: &str| GitSource::new(GitSettings::new("git@github.com:o/r.git", r, cache.path()));
+        let repo = Repository::init_bare(cache.path().join("r")).unwrap();
+        let tree = repo.treebuilder(None).unwrap().write().unwrap();
+        let sig = git2::Signature::now("t", "t@t").unwrap();
+        let tree = repo.find_tree(tree).unwrap();
+        let c = repo.commit(None, &sig, &sig, "c", &tree, &[]).unwrap();
+        repo.reference("refs/remotes/origin/main", c, true, "")
+            .unwrap();
+        repo.reference("refs/tags/v1", c, true, "").unwrap();
+        let hex = c.to_string();
+        let shown = |r: &str| source(r).inner.shown_reference(&repo, &hex);
+        assert_eq!(shown("main"), ("main".to_owned(), true));
+        assert_eq!(shown("v1"), ("v1".to_owned(), false));
+        assert_eq!(shown("refs/heads/main"), ("main".to_owned(), true));
+        assert_eq!(shown("refs/tags/v1"), ("v1".to_owned(), false));
+        assert_eq!(shown(&hex), (hex.clone(), false));
+        assert_eq!(shown("refs/pull/1/head"), (hex.clone(), false));
+    }
+
+    #[test]
     fn paths_are_normalised() {
         assert_eq!(normalised_paths(&[]), [""]);
         assert_eq!(
