@@ -150,7 +150,7 @@ fn an_unmoved_reference_downloads_nothing_and_reads_are_deterministic() {
 }
 
 #[test]
-fn a_tag_is_followed_and_linked_by_its_name() {
+fn a_tag_is_followed_not_the_branch() {
     let f = Fixture::new();
     let tagged = f.work.head();
     f.work.git(&["tag", "-a", "v1", "-m", "release 1"]);
@@ -558,5 +558,23 @@ fn copy_dir(from: &Path, to: &Path) {
         } else {
             std::fs::copy(entry.path(), &target).unwrap();
         }
+    }
+}
+
+#[test]
+fn sources_sharing_a_cache_folder_fetch_one_at_a_time() {
+    let f = Fixture::new();
+    f.work.git(&["branch", "dev"]);
+    f.work.git(&["tag", "v2"]);
+    let head = f.work.head();
+    let threads: Vec<_> = ["main", "dev", "v2", "HEAD", "refs/heads/dev"]
+        .into_iter()
+        .map(|r| {
+            let source = f.source(r);
+            std::thread::spawn(move || source.fetch())
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap().unwrap(), head);
     }
 }

@@ -810,13 +810,20 @@ impl Inner {
                 reason: format!("the server's certificate or host key is not trusted: {message}"),
             });
         }
+        // libgit2 reports a refused or failed connection as an OS error; a full disk is one too
+        // and is no network problem.
+        let network_os_error = e.class() == ErrorClass::Os
+            && ["connect", "resolve", "socket", "network", "host"]
+                .iter()
+                .any(|w| lower.contains(w));
         match e.class() {
-            ErrorClass::Net
-            | ErrorClass::Http
-            | ErrorClass::Ssl
-            | ErrorClass::Ssh
-            | ErrorClass::Os
-            | ErrorClass::Callback => Failure::Error(GitError::Unreachable {
+            ErrorClass::Net | ErrorClass::Http | ErrorClass::Ssl | ErrorClass::Ssh => {
+                Failure::Error(GitError::Unreachable {
+                    url,
+                    reason: message,
+                })
+            }
+            ErrorClass::Os if network_os_error => Failure::Error(GitError::Unreachable {
                 url,
                 reason: message,
             }),
@@ -1329,6 +1336,29 @@ mod tests {
             .unwrap()
             .to_owned();
         assert!(name.starts_with("github.com-o-r-"), "{name}");
+    }
+
+    #[test]
+    fn links_name_a_branch_or_tag_and_edit_only_on_a_branch() {
+        let cache = tempfile::tempdir().unwrap();
+        let source =
+            |r: &str| GitSource::new(GitSettings::new("git@github.com:o/r.git", r, cache.path()));
+        let repo = Repository::init_bare(cache.path().join("r")).unwrap();
+        let tree = repo.treebuilder(None).unwrap().write().unwrap();
+        let sig = git2::Signature::now("t", "t@t").unwrap();
+        let tree = repo.find_tree(tree).unwrap();
+        let c = repo.commit(None, &sig, &sig, "c", &tree, &[]).unwrap();
+        repo.reference("refs/remotes/origin/main", c, true, "")
+            .unwrap();
+        repo.reference("refs/tags/v1", c, true, "").unwrap();
+        let hex = c.to_string();
+        let shown = |r: &str| source(r).inner.shown_reference(&repo, &hex);
+        assert_eq!(shown("main"), ("main".to_owned(), true));
+        assert_eq!(shown("v1"), ("v1".to_owned(), false));
+        assert_eq!(shown("refs/heads/main"), ("main".to_owned(), true));
+        assert_eq!(shown("refs/tags/v1"), ("v1".to_owned(), false));
+        assert_eq!(shown(&hex), (hex.clone(), false));
+        assert_eq!(shown("refs/pull/1/head"), (hex.clone(), false));
     }
 
     #[test]
