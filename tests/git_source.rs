@@ -122,6 +122,16 @@ fn a_new_commit_is_fetched_and_read() {
     // Only the two changed workflow files and greet's two schema files were loaded; greet's
     // own file was parsed at the first read and its blob did not change.
     assert_eq!(source.files_read() - before, 4);
+    // source-commit: the commit a workflow was first read with its content. The changed and
+    // the new workflow are at the new commit; greet did not change, so it keeps the first one
+    // (labelling it with the head would update every template on every push).
+    let commit_of = |id: &str| {
+        let w = snapshot.workflows.iter().find(|w| w.id == id).unwrap();
+        w.origin.links.as_ref().unwrap().commit.clone().unwrap()
+    };
+    assert_eq!(commit_of("deploy"), second);
+    assert_eq!(commit_of("new"), second);
+    assert_eq!(commit_of("greet"), first);
 }
 
 #[test]

@@ -229,6 +229,10 @@ struct Inner {
     lock: Arc<RwLock<()>>,
     cache: ParseCache,
     files_read: AtomicU64,
+    /// Per workflow id: its content (file and resolved schema) and the first commit at which it
+    /// was read with that content, for `orchestrator.io/source-commit`. Labelling every
+    /// workflow with the head commit would change all of them on every push.
+    first_seen: Mutex<HashMap<String, (u64, String)>>,
 }
 
 impl GitSource {
@@ -263,6 +267,7 @@ impl GitSource {
                 lock,
                 cache: ParseCache::default(),
                 files_read: AtomicU64::new(0),
+                first_seen: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -905,10 +910,19 @@ impl Inner {
             ));
         }
         snapshot.diagnostics.sort();
+        let mut first_seen = self.first_seen.lock().unwrap_or_else(|e| e.into_inner());
+        let mut seen = HashMap::with_capacity(snapshot.workflows.len());
         for workflow in &mut snapshot.workflows {
+            let content = content_key(workflow);
+            let since = match first_seen.get(&workflow.id) {
+                Some((key, since)) if *key == content => since.clone(),
+                _ => commit.to_owned(),
+            };
             workflow.origin.links =
-                Some(url.links(&shown_ref, &workflow.origin.path, commit, editable));
+                Some(url.links(&shown_ref, &workflow.origin.path, &since, editable));
+            seen.insert(workflow.id.clone(), (content, since));
         }
+        *first_seen = seen;
         Ok(snapshot)
     }
 
@@ -1245,6 +1259,18 @@ impl Tree for GitTree<'_> {
         let bytes: [u8; 16] = oid.as_bytes()[..16].try_into().ok()?;
         Some(u128::from_be_bytes(bytes))
     }
+}
+
+/// What identifies a workflow's content at a commit: its file, its path and its resolved schema.
+fn content_key(workflow: &crate::workflow::Workflow) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    workflow.origin.sha256.hash(&mut h);
+    workflow.origin.path.hash(&mut h);
+    if let Some(schema) = &workflow.input_schema {
+        schema.to_string().hash(&mut h);
+    }
+    h.finish()
 }
 
 #[cfg(test)]

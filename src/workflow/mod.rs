@@ -98,6 +98,7 @@ pub struct SourceLinks {
     pub source_location: String,
     pub view_url: Option<String>,
     pub edit_url: Option<String>,
-    /// The commit the definition was read at, for `orchestrator.io/source-commit`.
+    /// For `orchestrator.io/source-commit`: the first commit at which the definition was read
+    /// with its current content (file and resolved schema).
     pub commit: Option<String>,
 }
