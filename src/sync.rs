@@ -550,7 +550,14 @@ impl Daemon {
                             .await
                             .unwrap_or_else(|e| Err((format!("the reader panicked: {e}"), "panic")))
                             .map(|r| {
-                                if r.revision.is_some() {
+                                if r.revision.is_some() && r.revision != source.revision {
+                                    let name = source.name.clone();
+                                    if let Some(old) = source.revision.take() {
+                                        metrics::gauge!(telemetry::SOURCE_REVISION, "source" => name.clone(), "commit" => old).set(0.0);
+                                    }
+                                    if let Some(new) = &r.revision {
+                                        metrics::gauge!(telemetry::SOURCE_REVISION, "source" => name, "commit" => new.clone()).set(1.0);
+                                    }
                                     source.revision = r.revision;
                                 }
                                 r.changed

@@ -18,6 +18,8 @@ pub const LAST_SUCCESS: &str = "orchestrator_provider_last_success_timestamp_sec
 pub const CATALOG_CHANGES: &str = "orchestrator_provider_catalog_changes_total";
 /// Failed reads of a source, by source and kind (`unreachable`, `auth`, `timeout`...).
 pub const SOURCE_FAILURES: &str = "orchestrator_provider_source_failures_total";
+/// 1 for the commit a git source is at (0 for the commits it was at before).
+pub const SOURCE_REVISION: &str = "orchestrator_provider_source_commit_info";
 /// Webhook deliveries, by forge and outcome (`push`, `ignored`, `bad_signature`...).
 pub const WEBHOOKS: &str = "orchestrator_provider_webhooks_total";
 /// CloudEvents received on `POST /events`, by outcome (`accepted`, `ignored`, `malformed`).

@@ -588,3 +588,61 @@ fn sources_sharing_a_cache_folder_fetch_one_at_a_time() {
         assert_eq!(t.join().unwrap().unwrap(), head);
     }
 }
+
+/// The git source inside the daemon (in this process, without a catalog): what it serves, what
+/// `/status` says, and the last good templates kept while the server is down.
+#[test]
+fn the_daemon_keeps_the_last_good_templates_while_the_server_is_down() {
+    use orchestrator_provider::config::Layers;
+    use orchestrator_provider::sink::serve::Shared;
+    use orchestrator_provider::sync::Daemon;
+    use std::sync::Arc;
+
+    let mut f = Fixture::new();
+    std::fs::write(f.tmp.path().join("token"), TOKEN).unwrap();
+    let config_file = f.tmp.path().join("config.yaml");
+    std::fs::write(
+        &config_file,
+        format!(
+            "stateDir: {}\nsources:\n  - type: git\n    url: {}\n    interval: 1ms\n    timeout: 5s\n    auth: {{tokenFile: {}}}\nsync:\n  interval: 1h\n",
+            f.tmp.path().join("state").display(),
+            f.http.url("flows"),
+            f.tmp.path().join("token").display()
+        ),
+    )
+    .unwrap();
+    let config = Layers::new().file(&config_file).unwrap().build().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (tx, _rx) = tokio::sync::mpsc::channel(1);
+    let shared = Arc::new(Shared::new("http://127.0.0.1:1".into(), 4, tx, None, None));
+    let mut daemon = Daemon::new(config, shared.clone(), None).unwrap();
+    let served = |shared: &Shared| {
+        let shards = rt.block_on(shared.shards.read()).clone();
+        shards
+            .iter()
+            .map(|s| s.body.to_string())
+            .collect::<String>()
+    };
+    let status = |shared: &Shared| rt.block_on(shared.status.read()).clone();
+
+    rt.block_on(daemon.cycle("schedule", false));
+    let good = served(&shared);
+    assert!(
+        good.contains("name: greet") && good.contains("name: deploy"),
+        "{good}"
+    );
+    assert!(good.contains(&format!("orchestrator.io/source-commit: {}", f.work.head())));
+    let s = status(&shared);
+    assert_eq!(s["sources"][0]["type"], "git");
+    assert_eq!(s["sources"][0]["commit"], f.work.head());
+    assert_eq!(s["sources"][0]["workflows"], 2);
+
+    f.http.stop();
+    rt.block_on(daemon.cycle("schedule", false));
+    assert_eq!(served(&shared), good, "the last good templates are kept");
+    let s = status(&shared);
+    let error = s["sources"][0]["lastError"].as_str().unwrap();
+    assert!(error.contains("cannot be reached"), "{error}");
+    let text = s.to_string() + &good;
+    assert!(!text.contains(TOKEN), "the token never shows");
+}

@@ -582,4 +582,144 @@ mod tests {
         assert!(!constant_time_eq(b"secret", b"secreT"));
         assert!(!constant_time_eq(b"secret", b"secret2"));
     }
+
+    /// A server with webhook secrets; returns its base URL and the trigger receiver.
+    async fn webhook_server(
+        max_body_bytes: usize,
+    ) -> (String, Arc<Shared>, mpsc::Receiver<Trigger>) {
+        let (tx, rx) = mpsc::channel(1);
+        let mut shared = Shared::new("http://x".into(), 4, tx, None, None);
+        shared.webhooks = WebhookSecrets {
+            github: Some("gh-secret".into()),
+            gitlab: Some("gl-secret".into()),
+            max_body_bytes,
+        };
+        let shared = Arc::new(shared);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = router(shared.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (base, shared, rx)
+    }
+
+    fn github_signature(body: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"gh-secret").unwrap();
+        mac.update(body.as_bytes());
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    }
+
+    #[tokio::test]
+    async fn webhooks_verify_then_record_pushes() {
+        let (base, shared, mut rx) = webhook_server(4096).await;
+        let http = reqwest::Client::new();
+        let github = |event: &str, body: &str, signature: Option<String>| {
+            let mut r = http
+                .post(format!("{base}/webhooks/github"))
+                .header("X-GitHub-Event", event)
+                .body(body.to_owned());
+            if let Some(s) = signature {
+                r = r.header("X-Hub-Signature-256", s);
+            }
+            r.send()
+        };
+        let push = r#"{"ref": "refs/heads/main", "after": "abc", "repository": {"clone_url": "https://github.com/o/r.git"}}"#;
+        // Unsigned or wrongly signed: 401, nothing recorded, no trigger.
+        assert_eq!(github("push", push, None).await.unwrap().status(), 401);
+        let wrong = github_signature("another body");
+        assert_eq!(
+            github("push", push, Some(wrong)).await.unwrap().status(),
+            401
+        );
+        assert!(rx.try_recv().is_err());
+        assert!(shared.pending.lock().unwrap().pushes.is_empty());
+        // ping: 200; another event: 202 and ignored; a push: 202, recorded, triggered.
+        assert_eq!(
+            github("ping", "{}", Some(github_signature("{}")))
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+        assert_eq!(
+            github("issues", "{}", Some(github_signature("{}")))
+                .await
+                .unwrap()
+                .status(),
+            202
+        );
+        assert!(rx.try_recv().is_err());
+        assert_eq!(
+            github("push", push, Some(github_signature(push)))
+                .await
+                .unwrap()
+                .status(),
+            202
+        );
+        assert_eq!(rx.try_recv().unwrap(), Trigger::Push);
+        let pushes = std::mem::take(&mut shared.pending.lock().unwrap().pushes);
+        assert_eq!(pushes.len(), 1);
+        assert_eq!(pushes[0].git_ref, "refs/heads/main");
+        // A body over the limit: 413.
+        let big = "x".repeat(5000);
+        let r = github("push", &big, Some(github_signature(&big)))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 413);
+
+        // GitLab: the token header.
+        let gitlab = |token: &str| {
+            http.post(format!("{base}/webhooks/gitlab"))
+                .header("X-Gitlab-Event", "Push Hook")
+                .header("X-Gitlab-Token", token)
+                .body(r#"{"ref": "refs/heads/main", "checkout_sha": "abc", "project": {"git_http_url": "https://gitlab.com/o/r.git"}}"#)
+                .send()
+        };
+        assert_eq!(gitlab("wrong").await.unwrap().status(), 401);
+        assert_eq!(gitlab("gl-secret").await.unwrap().status(), 202);
+        assert_eq!(shared.pending.lock().unwrap().pushes.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_unconfigured_forge_is_not_served() {
+        let (tx, _rx) = mpsc::channel(1);
+        let shared = Arc::new(Shared::new("http://x".into(), 4, tx, None, None));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router(shared)).await });
+        let r = reqwest::Client::new()
+            .post(format!("{base}/webhooks/github"))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404);
+    }
+
+    #[tokio::test]
+    async fn events_are_accepted_ignored_or_refused() {
+        let (base, shared, mut rx) = webhook_server(4096).await;
+        let http = reqwest::Client::new();
+        let post = |body: &str| {
+            http.post(format!("{base}/events"))
+                .header("content-type", "application/cloudevents+json")
+                .body(body.to_owned())
+                .send()
+        };
+        assert_eq!(post("{").await.unwrap().status(), 400);
+        let other = r#"{"specversion": "1.0", "id": "1", "source": "s", "type": "ProcessInstanceStateDataEvent"}"#;
+        assert_eq!(post(other).await.unwrap().status(), 202);
+        assert!(rx.try_recv().is_err(), "nothing to do for other types");
+        let event = r#"{"specversion": "1.0", "id": "1", "source": "s", "type": "ProcessDefinitionEvent", "data": {"id": "greeting"}}"#;
+        assert_eq!(post(event).await.unwrap().status(), 202);
+        assert_eq!(rx.try_recv().unwrap(), Trigger::Event);
+        assert!(
+            shared
+                .pending
+                .lock()
+                .unwrap()
+                .event_ids
+                .contains("greeting")
+        );
+    }
 }
