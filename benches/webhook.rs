@@ -10,7 +10,6 @@
 mod catalog;
 #[path = "support/generate.rs"]
 mod generate;
-#[allow(dead_code)] // failure modes are for tests
 #[path = "../tests/support/git_server.rs"]
 mod git_server;
 
