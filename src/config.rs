@@ -686,7 +686,10 @@ impl Config {
                     if !(d.url.starts_with("http://") || d.url.starts_with("https://")) {
                         return Err(err(
                             format!("sources[{i}].url"),
-                            format!("{:?} is not an http(s) URL", d.url),
+                            format!(
+                                "{:?} is not an http(s) URL",
+                                crate::source::deployments::without_userinfo(&d.url)
+                            ),
                         ));
                     }
                     if d.page_size == 0 {

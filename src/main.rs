@@ -90,6 +90,15 @@ fn main() -> ExitCode {
         let written = match out {
             None => export::render(&outcome.templates, config.export.format)
                 .map(|text| print!("{text}")),
+            Some(dir) if !outcome.failed_sources.is_empty() => {
+                // Writing would remove the exported files of what the failed source defines.
+                eprintln!(
+                    "error: not writing {}: could not read {}; its templates would be removed from the folder",
+                    dir.display(),
+                    outcome.failed_sources.join(", ")
+                );
+                return ExitCode::from(EXIT_FAILED_WORKFLOWS);
+            }
             Some(dir) => {
                 export::write_dir(&dir, &outcome.templates, config.export.format).map(|r| {
                     eprintln!(
@@ -148,7 +157,11 @@ fn daemon(file: Option<PathBuf>) -> ExitCode {
         }
     };
     daemon::limit_malloc_arenas();
-    match runtime().block_on(daemon::run(config, catalog_token, trigger_token)) {
+    let rt = runtime();
+    let result = rt.block_on(daemon::run(config, catalog_token, trigger_token));
+    // A git fetch still running on the blocking pool must not hold the exit past its grace.
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -19,6 +19,8 @@ pub struct Outcome {
     pub templates: Vec<Template>,
     /// Every problem found, errors first, then by file.
     pub diagnostics: Vec<Diagnostic>,
+    /// Sources that could not be read at all: what they define is missing from `templates`.
+    pub failed_sources: Vec<String>,
 }
 
 impl Outcome {
@@ -142,12 +144,14 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 ///    read yet deploys nothing yet.
 pub fn assemble(config: &Config, reads: &[SourceRead]) -> Outcome {
     let mut diagnostics = Vec::new();
+    let mut failed_sources = Vec::new();
     let mut by_id: BTreeMap<&str, (String, &Workflow)> = BTreeMap::new();
     for read in reads {
         let snapshot = match &read.snapshot {
             Ok(s) => s,
             Err(reason) => {
                 diagnostics.push(Diagnostic::error(&read.name, None, reason));
+                failed_sources.push(read.name.clone());
                 continue;
             }
         };
@@ -230,6 +234,7 @@ pub fn assemble(config: &Config, reads: &[SourceRead]) -> Outcome {
     Outcome {
         templates,
         diagnostics,
+        failed_sources,
     }
 }
 

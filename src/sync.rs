@@ -30,8 +30,10 @@ use crate::source::{self, Reader, Role, Snapshot, bundled};
 use crate::telemetry::{self, rfc3339, unix_now};
 use crate::workflow::Severity;
 
-/// How often watched folders are re-checked on the schedule as if they were not watched.
+/// How often watched folders are re-checked as if they were not watched.
 const RECHECK_WATCHED: Duration = Duration::from_secs(600);
+/// How long after start a source that has never been read holds updates and removals.
+const UNREAD_GRACE: Duration = Duration::from_secs(600);
 
 /// What a blocking read found.
 struct LocalRead {
@@ -126,7 +128,16 @@ struct SourceState {
 impl SourceState {
     /// Takes a read's result; `true` when the last good snapshot changed. A failure, or an empty
     /// read where there was something, keeps the last good snapshot.
-    fn accept(&mut self, read: Result<Option<(u64, Snapshot)>, (String, &'static str)>) -> bool {
+    ///
+    /// `published`: templates are published (or adopted) already, so a first read that is
+    /// empty is as suspect as an empty read after a full one. `force` (`POST /sync`) believes
+    /// an empty read: the way to empty a source on purpose.
+    fn accept(
+        &mut self,
+        read: Result<Option<(u64, Snapshot)>, (String, &'static str)>,
+        published: bool,
+        force: bool,
+    ) -> bool {
         let mut changed = false;
         match read {
             // Unchanged since the last good read.
@@ -136,10 +147,17 @@ impl SourceState {
             }
             Ok(Some((fingerprint, snapshot))) => {
                 let before = self.last_good.as_ref().map_or(0, |s| s.len());
-                if snapshot.is_empty() && before > 0 {
-                    let message = format!(
-                        "read 0 workflows where there were {before}: treated as a failure, the last good state is kept"
-                    );
+                let suspect = snapshot.is_empty()
+                    && !force
+                    && (before > 0 || (self.last_good.is_none() && published));
+                if suspect {
+                    let message = if before > 0 {
+                        format!(
+                            "read 0 workflows where there were {before}: treated as a failure, the last good state is kept (POST /sync accepts it)"
+                        )
+                    } else {
+                        "read 0 workflows at start while templates are published: treated as a failure, nothing is removed (POST /sync accepts it)".to_owned()
+                    };
                     tracing::warn!(source = %self.name, "{message}");
                     metrics::counter!(telemetry::ERRORS, "kind" => "source_empty").increment(1);
                     self.last_error = Some(message);
@@ -216,6 +234,7 @@ pub struct Daemon {
     last: Option<CycleReport>,
     last_catalog_success: Option<f64>,
     last_recheck: Instant,
+    started: Instant,
     // Kept alive for as long as the daemon runs.
     _watchers: Vec<
         notify_debouncer_full::Debouncer<
@@ -302,6 +321,7 @@ impl Daemon {
             last: None,
             last_catalog_success: None,
             last_recheck: Instant::now(),
+            started: Instant::now(),
             _watchers: watchers,
         })
     }
@@ -370,6 +390,16 @@ impl Daemon {
                 }
             }
             next = tokio::time::Instant::now() + self.next_delay();
+            // A source with a shorter interval than the schedule's wakes the loop sooner.
+            if let Some(due) = self
+                .sources
+                .iter()
+                .filter(|s| s.interval.is_some())
+                .map(|s| s.next_due)
+                .min()
+            {
+                next = next.min(tokio::time::Instant::from_std(due));
+            }
         }
         tracing::info!("sync loop stopped");
     }
@@ -399,9 +429,9 @@ impl Daemon {
     pub async fn cycle(&mut self, reason: &'static str, force: bool) {
         let started = Instant::now();
         metrics::counter!(telemetry::SYNCS, "reason" => reason).increment(1);
-        // Every ten minutes a scheduled cycle re-checks watched folders too: a watch can miss
+        // Every ten minutes a cycle (whatever started it) re-checks watched folders too: a watch can miss
         // events (a full inotify queue, a root swapped behind a symlink).
-        let recheck = reason == "schedule" && self.last_recheck.elapsed() >= RECHECK_WATCHED;
+        let recheck = self.last_recheck.elapsed() >= RECHECK_WATCHED;
         if recheck {
             self.last_recheck = Instant::now();
         }
@@ -498,6 +528,7 @@ impl Daemon {
     async fn read_sources(&mut self, force: bool, recheck: bool) -> bool {
         let mut changed = false;
         let mut definitions_changed = false;
+        let published = !self.served.is_empty();
         for pass in [Pass::Definitions, Pass::Deployments] {
             let defined = if pass == Pass::Deployments {
                 if definitions_changed {
@@ -564,7 +595,7 @@ impl Daemon {
                             })
                     }
                 };
-                if source.accept(read) {
+                if source.accept(read, published, force) {
                     changed = true;
                     definitions_changed |= source.role == Role::Definitions;
                 }
@@ -695,12 +726,28 @@ impl Daemon {
         let mut plan = plan(&published, desired, guard);
         // A source that has never been read cannot justify a removal: what it would bring back
         // is not known yet (a Data Index down at start, with `publish: deployed`).
-        let unread: Vec<&str> = self
-            .sources
-            .iter()
-            .filter(|s| s.last_good.is_none())
-            .map(|s| s.name.as_str())
-            .collect();
+        // For at most UNREAD_GRACE after start: a source broken for good must not freeze the
+        // others' changes forever (the delete guard still applies after that).
+        let unread: Vec<&str> = if self.started.elapsed() < UNREAD_GRACE {
+            self.sources
+                .iter()
+                .filter(|s| s.last_good.is_none())
+                .map(|s| s.name.as_str())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        // Nor an update: a folder or git source not read yet may define what a Data Index would
+        // otherwise publish from its own copy, and a Data Index not read yet would turn every
+        // availability into `not-deployed`. Additions go on.
+        if !unread.is_empty() && !plan.update.is_empty() {
+            tracing::info!(
+                updates = plan.update.len(),
+                waiting_for = %unread.join(", "),
+                "updates wait until every source has been read once"
+            );
+            plan.update.clear();
+        }
         if !unread.is_empty() && !plan.remove.is_empty() {
             let mut names = std::mem::take(&mut plan.remove);
             names.extend(plan.held.take().map(|h| h.names).unwrap_or_default());

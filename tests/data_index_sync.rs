@@ -548,3 +548,70 @@ async fn export_reads_the_data_index_once_and_prints_the_templates() {
     assert!(stderr.contains("1 template, 0 errors"), "{stderr}");
     assert_eq!(service.calls(), 1);
 }
+
+#[tokio::test]
+async fn a_refetch_that_fails_keeps_the_definition_read_before() {
+    // The Data Index fetches `source` from the workflow service; when that is down the field
+    // errors. A CloudEvent (or POST /sync) asking for the content again must not drop it.
+    let service = WorkflowService::start(BTreeMap::new()).await;
+    let rows = vec![row(
+        "a",
+        "1.0",
+        Some(&inline_flow("a", "A")),
+        None,
+        &service.url,
+    )];
+    let Some(fixture) = Fixture::start(Release::V10_2, rows).await else {
+        return;
+    };
+    let mut h = Harness::new(&di_source(&fixture, ""), &[]);
+    h.cycle().await;
+    let good = h.served().await;
+    assert_eq!(good.len(), 1);
+    let mut failing = row("a", "1.0", None, None, &service.url);
+    failing["sourceError"] = json!("Connection refused: a.sonataflow-infra");
+    fixture.set_rows(vec![failing]);
+    h.event("a");
+    h.cycle().await;
+    assert_eq!(h.served().await, good);
+    let status = h.shared.status.read().await.clone();
+    assert!(
+        status["diagnostics"]["warnings"].as_u64().unwrap() >= 1,
+        "{status}"
+    );
+    h.daemon.cycle("manual", true).await;
+    assert_eq!(h.served().await, good, "a forced sync too");
+}
+
+#[tokio::test]
+async fn an_empty_first_read_after_a_restart_is_suspect_until_a_forced_sync() {
+    let service = WorkflowService::start(BTreeMap::new()).await;
+    let rows = vec![
+        row("a", "1.0", Some(&inline_flow("a", "A")), None, &service.url),
+        row("b", "1.0", Some(&inline_flow("b", "B")), None, &service.url),
+    ];
+    let Some(fixture) = Fixture::start(Release::V10_2, rows).await else {
+        return;
+    };
+    let sources = di_source(&fixture, "");
+    let mut h = Harness::new(&sources, &[]);
+    h.cycle().await;
+    let good = h.served().await;
+    assert_eq!(good.len(), 2);
+
+    // Restart (what was published is remembered in stateDir); the Data Index answers nothing.
+    fixture.set_fault(Fault::EmptyList);
+    let Harness { _dir: dir, .. } = h;
+    let mut h = Harness::in_dir(dir, &sources, &[]);
+    h.cycle().await;
+    assert_eq!(
+        h.served().await,
+        good,
+        "an empty first read removes nothing"
+    );
+    assert!(h.source_error().await.unwrap().contains("at start"));
+
+    // An operator who means it: POST /sync believes the empty answer.
+    h.daemon.cycle("manual", true).await;
+    assert!(h.served().await.is_empty());
+}

@@ -288,3 +288,38 @@ fn a_missing_source_folder_is_an_error_naming_it() {
         "{stderr}"
     );
 }
+
+#[test]
+fn out_dir_is_left_alone_when_a_source_cannot_be_read() {
+    // Writing would remove the files of what the unreadable source defines.
+    let tmp = tempfile::tempdir().unwrap();
+    let flows = tmp.path().join("flows");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/workflows"),
+        &flows,
+    );
+    let out = tmp.path().join("out");
+    bin()
+        .arg("export")
+        .arg(&flows)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    std::fs::rename(&flows, tmp.path().join("moved")).unwrap();
+    let run = bin()
+        .arg("export")
+        .arg(&flows)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert!(
+        text(&run.stderr).contains("error: not writing"),
+        "{}",
+        text(&run.stderr)
+    );
+    assert!(out.join("hello-world.yaml").exists());
+}

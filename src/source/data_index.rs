@@ -252,7 +252,7 @@ pub struct DataIndexClient {
 impl std::fmt::Debug for DataIndexClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DataIndexClient")
-            .field("endpoint", &self.endpoint)
+            .field("url", &self.url)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("timeout", &self.timeout)
             .finish()
@@ -271,7 +271,8 @@ impl DataIndexClient {
             .expect("a TLS backend is compiled in");
         Self {
             endpoint: format!("{url}/graphql"),
-            url,
+            // Messages name the Data Index without credentials a URL may carry.
+            url: super::deployments::without_userinfo(&url),
             http,
             token,
             timeout,

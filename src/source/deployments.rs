@@ -26,6 +26,8 @@ use crate::workflow::{Availability, DeploymentInfo, Diagnostic, ParseLimits, Wor
 
 /// A failed input-schema call is tried again after this long (it is not retried every cycle).
 const SCHEMA_RETRY: Duration = Duration::from_secs(600);
+/// Workflow ids remembered as stale; more than this means every one.
+const MAX_STALE_IDS: usize = 10_000;
 /// Workflow-service calls in flight at once.
 const SCHEMA_CONCURRENCY: usize = 8;
 
@@ -115,14 +117,17 @@ impl DataIndexSource {
 
     /// The name used in logs, `/status` and diagnostics.
     pub fn name(&self) -> String {
-        format!("data-index {}", self.client.endpoint())
+        format!("data-index {}", without_userinfo(self.client.endpoint()))
     }
 
     /// The next read fetches the content of these workflows again (a CloudEvent said they
     /// changed); with no ids, of every workflow.
     pub fn mark_stale(&mut self, ids: &[String]) {
-        if ids.is_empty() {
+        if ids.is_empty() || self.stale.len() + ids.len() > MAX_STALE_IDS {
+            // Past a bound (events keep coming while the Data Index is down), every definition.
             self.stale_all = true;
+            self.stale.clear();
+            return;
         }
         self.stale.extend(ids.iter().cloned());
     }
@@ -153,15 +158,14 @@ impl DataIndexSource {
             Some(c) => c,
             None => self.client.introspect().await?,
         };
-        if self.stale_all {
-            self.known.clear();
-        } else {
-            self.known.retain(|(id, _), _| !self.stale.contains(id));
-        }
-        let known = &self.known;
+        // Stale content is asked for again but kept until new content arrives: a workflow
+        // service that is down (the Data Index fetches `source` from it) must not empty it.
+        let (known, stale, stale_all) = (&self.known, &self.stale, self.stale_all);
         let is_known = |id: &str, version: Option<&str>| {
             defined_elsewhere.contains(id)
-                || known.contains_key(&(id.to_owned(), version.map(str::to_owned)))
+                || (!stale_all
+                    && !stale.contains(id)
+                    && known.contains_key(&(id.to_owned(), version.map(str::to_owned))))
         };
         let listed = self
             .client
@@ -285,7 +289,8 @@ impl DataIndexSource {
     }
 
     /// The parsed content of a row: parsed now when the row carries `source`, else what was
-    /// parsed before. `None` when the Data Index gave no content (a warning says why).
+    /// parsed before (kept, with a warning, when asking again failed). `None` when the Data
+    /// Index gave no content (a warning says why).
     fn remember(
         &mut self,
         key: (String, Option<String>),
@@ -302,7 +307,17 @@ impl DataIndexSource {
                     diagnostics: parse_diagnostics,
                 },
             );
-        } else if !self.known.contains_key(&key) {
+        } else if self.known.contains_key(&key) {
+            if d.row.source_error.is_some() {
+                // `select` said why; the definition read before is used meanwhile.
+                diagnostics.extend(parse_diagnostics);
+                diagnostics.push(Diagnostic::warning(
+                    origin_path(&d.id),
+                    Some(&d.id),
+                    "the definition read before is kept until the Data Index can give it again",
+                ));
+            }
+        } else {
             // `select` already explained a `source_error`; otherwise the Data Index has no
             // `source` to give.
             if d.row.source_error.is_none() {
@@ -363,6 +378,20 @@ impl DataIndexSource {
     }
 }
 
+/// A URL without `user:password@`, for names shown in logs, `/status` and metrics.
+pub fn without_userinfo(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..authority_end].rfind('@') {
+                Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+                None => url.to_owned(),
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
 /// `<serviceUrl>/management/processes/<id>`.
 pub fn management_url(service_url: &str, id: &str) -> String {
     format!(
@@ -418,5 +447,46 @@ async fn fetch_input_schema(http: &reqwest::Client, url: &str) -> Result<Value, 
         Some(schema @ Value::Object(_)) => Ok(schema.clone()),
         Some(Value::Null) | None => Err("the answer has no `inputSchema`".into()),
         Some(_) => Err("`inputSchema` is not a JSON object".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_never_carry_credentials() {
+        assert_eq!(
+            without_userinfo("https://user:s3cret@di.example/graphql"),
+            "https://di.example/graphql"
+        );
+        assert_eq!(without_userinfo("http://di:8080/a@b"), "http://di:8080/a@b");
+        let source = DataIndexSource::new(DataIndexSettings {
+            url: "http://u:s3cret@di:8080".into(),
+            token: None,
+            page_size: 10,
+            fetch_input_schema: true,
+            timeout: Duration::from_secs(1),
+            limits: ParseLimits::default(),
+        });
+        assert!(!source.name().contains("s3cret"));
+        assert!(!format!("{source:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn too_many_stale_ids_mean_all() {
+        let mut source = DataIndexSource::new(DataIndexSettings {
+            url: "http://di".into(),
+            token: None,
+            page_size: 10,
+            fetch_input_schema: true,
+            timeout: Duration::from_secs(1),
+            limits: ParseLimits::default(),
+        });
+        source.mark_stale(&["a".into()]);
+        assert!(!source.stale_all && source.stale.len() == 1);
+        let many: Vec<String> = (0..MAX_STALE_IDS).map(|i| i.to_string()).collect();
+        source.mark_stale(&many);
+        assert!(source.stale_all && source.stale.is_empty());
     }
 }
