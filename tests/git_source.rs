@@ -122,8 +122,8 @@ fn a_new_commit_is_fetched_and_read() {
     // Only the two changed workflow files and greet's two schema files were loaded; greet's
     // own file was parsed at the first read and its blob did not change.
     assert_eq!(source.files_read() - before, 4);
-    // source-commit: the commit a workflow was first read with its content. The changed and
-    // the new workflow are at the new commit; greet did not change, so it keeps the first one
+    // source-commit: the last commit that changed the workflow's file. The changed and the new
+    // workflow are at the new commit; greet did not change, so it keeps the first one
     // (labelling it with the head would update every template on every push).
     let commit_of = |id: &str| {
         let w = snapshot.workflows.iter().find(|w| w.id == id).unwrap();
@@ -132,6 +132,24 @@ fn a_new_commit_is_fetched_and_read() {
     assert_eq!(commit_of("deploy"), second);
     assert_eq!(commit_of("new"), second);
     assert_eq!(commit_of("greet"), first);
+    // The same from scratch (a restart, an export): the labels come from the history.
+    let mut settings = f.settings("main");
+    settings.cache_dir = f.tmp.path().join("another-cache");
+    let fresh = GitSource::new(settings);
+    let again = fresh.read(&fresh.fetch().unwrap()).unwrap();
+    let labels = |s: &Snapshot| -> Vec<Option<String>> {
+        s.workflows
+            .iter()
+            .map(|w| w.origin.links.as_ref().unwrap().commit.clone())
+            .collect()
+    };
+    assert_eq!(labels(&again), labels(&snapshot));
+    // A commit that touches nothing a workflow reads changes no label.
+    f.work.write("README.md", "still not a workflow, edited\n");
+    let third = f.work.commit("docs");
+    let after_docs = source.read(&source.fetch().unwrap()).unwrap();
+    assert_eq!(source.fetch().unwrap(), third);
+    assert_eq!(labels(&after_docs), labels(&snapshot));
 }
 
 #[test]

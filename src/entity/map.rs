@@ -38,8 +38,8 @@ pub mod annotation {
     pub const SOURCE_LOCATION: &str = "backstage.io/source-location";
     pub const VIEW_URL: &str = "backstage.io/view-url";
     pub const EDIT_URL: &str = "backstage.io/edit-url";
-    /// The first git commit at which the definition was read with its current content (not the
-    /// head: that would change every template on every push).
+    /// The last git commit that changed the workflow's file (not the head: that would change
+    /// every template on every push).
     pub const SOURCE_COMMIT: &str = "orchestrator.io/source-commit";
     /// `available`, `unavailable` or `not-deployed`, when a Data Index is configured.
     pub const AVAILABILITY: &str = "orchestrator.io/availability";

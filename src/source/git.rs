@@ -229,10 +229,10 @@ struct Inner {
     lock: Arc<RwLock<()>>,
     cache: ParseCache,
     files_read: AtomicU64,
-    /// Per workflow id: its content (file and resolved schema) and the first commit at which it
-    /// was read with that content, for `orchestrator.io/source-commit`. Labelling every
-    /// workflow with the head commit would change all of them on every push.
-    first_seen: Mutex<HashMap<String, (u64, String)>>,
+    /// Per workflow file: its blob and the last commit that changed it, for
+    /// `orchestrator.io/source-commit` (labelling every workflow with the head commit would
+    /// change all of them on every push). A memo: an unchanged blob keeps its commit.
+    last_changes: Mutex<HashMap<String, (Oid, String)>>,
 }
 
 impl GitSource {
@@ -267,7 +267,7 @@ impl GitSource {
                 lock,
                 cache: ParseCache::default(),
                 files_read: AtomicU64::new(0),
-                first_seen: Mutex::new(HashMap::new()),
+                last_changes: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -910,19 +910,31 @@ impl Inner {
             ));
         }
         snapshot.diagnostics.sort();
-        let mut first_seen = self.first_seen.lock().unwrap_or_else(|e| e.into_inner());
-        let mut seen = HashMap::with_capacity(snapshot.workflows.len());
+        let repo = tree
+            .repos
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop();
+        let paths: Vec<&str> = snapshot
+            .workflows
+            .iter()
+            .map(|w| w.origin.path.as_str())
+            .collect();
+        let changed_at = match repo {
+            Some(repo) => {
+                let mut memo = self.last_changes.lock().unwrap_or_else(|e| e.into_inner());
+                last_changes(&repo, oid, &paths, &mut memo)
+                    .map_err(|e| tree_error(self.scrub(e.message())))?
+            }
+            None => HashMap::new(),
+        };
         for workflow in &mut snapshot.workflows {
-            let content = content_key(workflow);
-            let since = match first_seen.get(&workflow.id) {
-                Some((key, since)) if *key == content => since.clone(),
-                _ => commit.to_owned(),
-            };
+            let since = changed_at
+                .get(&workflow.origin.path)
+                .map_or(commit, String::as_str);
             workflow.origin.links =
-                Some(url.links(&shown_ref, &workflow.origin.path, &since, editable));
-            seen.insert(workflow.id.clone(), (content, since));
+                Some(url.links(&shown_ref, &workflow.origin.path, since, editable));
         }
-        *first_seen = seen;
         Ok(snapshot)
     }
 
@@ -1261,16 +1273,80 @@ impl Tree for GitTree<'_> {
     }
 }
 
-/// What identifies a workflow's content at a commit: its file, its path and its resolved schema.
-fn content_key(workflow: &crate::workflow::Workflow) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    workflow.origin.sha256.hash(&mut h);
-    workflow.origin.path.hash(&mut h);
-    if let Some(schema) = &workflow.input_schema {
-        schema.to_string().hash(&mut h);
+/// The last commit (on the first-parent history of `head`) that changed each file of `paths`:
+/// where walking back from `head`, the file's blob first differs from the parent's. A file
+/// unchanged since the oldest commit available (the root, or a shallow clone's boundary) gets
+/// that commit. Deterministic for a given history, so a restart or an `export` labels the same.
+/// `memo` (path -> blob, commit) spares the walk for files whose blob did not change since.
+fn last_changes(
+    repo: &Repository,
+    head: Oid,
+    paths: &[&str],
+    memo: &mut HashMap<String, (Oid, String)>,
+) -> Result<HashMap<String, String>, git2::Error> {
+    let head_tree = repo.find_commit(head)?.tree()?;
+    let mut found: HashMap<String, String> = HashMap::new();
+    let mut blobs: HashMap<String, Oid> = HashMap::new();
+    let mut pending: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for &path in paths {
+        let Ok(entry) = head_tree.get_path(Path::new(path)) else {
+            continue;
+        };
+        blobs.insert(path.to_owned(), entry.id());
+        match memo.get(path) {
+            Some((blob, commit)) if *blob == entry.id() => {
+                found.insert(path.to_owned(), commit.clone());
+            }
+            _ => {
+                pending.insert(path.to_owned());
+            }
+        }
     }
-    h.finish()
+    if !pending.is_empty() {
+        let mut walk = repo.revwalk()?;
+        walk.push(head)?;
+        walk.simplify_first_parent()?;
+        let mut oldest = head;
+        for id in walk {
+            // A shallow clone's boundary: its parents are not in the repository, and the walk
+            // (or reading them) fails there.
+            let Ok(id) = id else { break };
+            let Ok(tree) = repo.find_commit(id).and_then(|c| c.tree()) else {
+                break;
+            };
+            oldest = id;
+            let parent = repo
+                .find_commit(id)
+                .and_then(|c| c.parent(0))
+                .and_then(|p| p.tree());
+            let Ok(parent) = parent else { break };
+            if parent.id() == tree.id() {
+                continue;
+            }
+            let diff = repo.diff_tree_to_tree(Some(&parent), Some(&tree), None)?;
+            for delta in diff.deltas() {
+                if let Some(path) = delta.new_file().path().and_then(Path::to_str)
+                    && pending.remove(path)
+                {
+                    found.insert(path.to_owned(), id.to_string());
+                }
+            }
+            if pending.is_empty() {
+                break;
+            }
+        }
+        // Unchanged since the oldest commit available (the root, or a shallow boundary).
+        for path in pending.drain() {
+            found.insert(path, oldest.to_string());
+        }
+    }
+    memo.clear();
+    for (path, blob) in blobs {
+        if let Some(commit) = found.get(&path) {
+            memo.insert(path, (blob, commit.clone()));
+        }
+    }
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -98,7 +98,6 @@ pub struct SourceLinks {
     pub source_location: String,
     pub view_url: Option<String>,
     pub edit_url: Option<String>,
-    /// For `orchestrator.io/source-commit`: the first commit at which the definition was read
-    /// with its current content (file and resolved schema).
+    /// For `orchestrator.io/source-commit`: the last commit that changed the definition's file.
     pub commit: Option<String>,
 }
