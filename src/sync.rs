@@ -187,6 +187,22 @@ impl SourceState {
         changed
     }
 
+    /// The commit a git source is at, in `/status` and the metrics.
+    fn set_revision(&mut self, revision: Option<String>) {
+        if revision == self.revision {
+            return;
+        }
+        if let Some(old) = self.revision.take() {
+            metrics::gauge!(telemetry::SOURCE_REVISION, "source" => self.name.clone(), "commit" => old)
+                .set(0.0);
+        }
+        if let Some(new) = &revision {
+            metrics::gauge!(telemetry::SOURCE_REVISION, "source" => self.name.clone(), "commit" => new.clone())
+                .set(1.0);
+        }
+        self.revision = revision;
+    }
+
     fn kind(&self) -> &'static str {
         match *self.reader {
             Reader::Dir { .. } => "dir",
@@ -543,17 +559,20 @@ impl Daemon {
             } else {
                 Default::default()
             };
-            for source in &mut self.sources {
+            // Which sources this pass reads.
+            let mut todo = Vec::new();
+            for (i, source) in self.sources.iter_mut().enumerate() {
                 if (source.role == Role::Definitions) != (pass == Pass::Definitions) {
                     continue;
                 }
                 let poked = source.poke.swap(false, Ordering::AcqRel);
                 let due = source.interval.is_none() || Instant::now() >= source.next_due;
+                // A source that keeps failing (never read, or read before) is tried again when
+                // due, not on every cycle: one that hangs until its timeout would stall each.
                 let needed = force
                     || recheck
                     || poked
-                    || source.last_good.is_none()
-                    || (!source.watched && due);
+                    || (due && (!source.watched || source.last_good.is_none()));
                 if !needed {
                     continue;
                 }
@@ -561,43 +580,63 @@ impl Daemon {
                     // A tenth early: cycles come with up to a tenth of jitter.
                     source.next_due = Instant::now() + interval.mul_f64(0.9);
                 }
-                let read = match &*source.reader {
-                    Reader::DataIndex(di) => {
-                        let mut di = di.lock().await;
-                        if force {
-                            di.mark_stale(&[]);
-                        }
-                        di.read_if_changed(&defined)
-                            .await
-                            .map(|s| s.map(|s| (0, s)))
-                            .map_err(|e| (e.to_string(), e.kind()))
+                todo.push(i);
+            }
+            // Folders and repositories are read at once, each on the blocking pool: a git
+            // server that hangs until its timeout does not hold up the others' reads.
+            let mut blocking = Vec::new();
+            for &i in &todo {
+                let source = &self.sources[i];
+                if matches!(*source.reader, Reader::DataIndex(_)) {
+                    continue;
+                }
+                let reader = source.reader.clone();
+                let previous = if force { None } else { source.fingerprint };
+                // A re-check goes through the fingerprint, like an unwatched folder.
+                let watched = source.watched && !recheck;
+                blocking.push((
+                    i,
+                    tokio::task::spawn_blocking(move || read_local(&reader, previous, watched)),
+                ));
+            }
+            let mut reads = Vec::new();
+            for (i, handle) in blocking {
+                let read = handle
+                    .await
+                    .unwrap_or_else(|e| Err((format!("the reader panicked: {e}"), "panic")));
+                reads.push((i, read.map(|r| (r.changed, r.revision))));
+            }
+            for &i in &todo {
+                if let Reader::DataIndex(di) = &*self.sources[i].reader {
+                    let mut di = di.lock().await;
+                    if force {
+                        di.mark_stale(&[]);
                     }
-                    _ => {
-                        let reader = source.reader.clone();
-                        let previous = if force { None } else { source.fingerprint };
-                        // A re-check goes through the fingerprint, like an unwatched folder.
-                        let watched = source.watched && !recheck;
-                        tokio::task::spawn_blocking(move || read_local(&reader, previous, watched))
-                            .await
-                            .unwrap_or_else(|e| Err((format!("the reader panicked: {e}"), "panic")))
-                            .map(|r| {
-                                if r.revision.is_some() && r.revision != source.revision {
-                                    let name = source.name.clone();
-                                    if let Some(old) = source.revision.take() {
-                                        metrics::gauge!(telemetry::SOURCE_REVISION, "source" => name.clone(), "commit" => old).set(0.0);
-                                    }
-                                    if let Some(new) = &r.revision {
-                                        metrics::gauge!(telemetry::SOURCE_REVISION, "source" => name, "commit" => new.clone()).set(1.0);
-                                    }
-                                    source.revision = r.revision;
-                                }
-                                r.changed
-                            })
-                    }
+                    let read = di
+                        .read_if_changed(&defined)
+                        .await
+                        .map(|s| (s.map(|s| (0, s)), None))
+                        .map_err(|e| (e.to_string(), e.kind()));
+                    drop(di);
+                    reads.push((i, read));
+                }
+            }
+            // Accepted in configuration order.
+            reads.sort_by_key(|(i, _)| *i);
+            for (i, read) in reads {
+                let source = &mut self.sources[i];
+                let (read, revision) = match read {
+                    Ok((changed, revision)) => (Ok(changed), revision),
+                    Err(e) => (Err(e), None),
                 };
                 if source.accept(read, published, force) {
                     changed = true;
                     definitions_changed |= source.role == Role::Definitions;
+                }
+                // The commit counts as the source's only once its read is accepted (a push
+                // for a commit whose read was refused must fetch again).
+                if source.last_error.is_none() && revision.is_some() {
+                    source.set_revision(revision);
                 }
             }
         }

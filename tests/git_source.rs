@@ -664,3 +664,69 @@ fn the_daemon_keeps_the_last_good_templates_while_the_server_is_down() {
     let text = s.to_string() + &good;
     assert!(!text.contains(TOKEN), "the token never shows");
 }
+
+/// A repository whose server hangs costs one cycle its timeout, then waits for its interval:
+/// the folder beside it keeps syncing at once.
+#[test]
+fn a_hanging_repository_does_not_stall_every_cycle() {
+    use orchestrator_provider::config::Layers;
+    use orchestrator_provider::sink::serve::Shared;
+    use orchestrator_provider::sync::Daemon;
+    use std::sync::Arc;
+
+    let silent = SilentListener::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let flows = tmp.path().join("flows");
+    std::fs::create_dir_all(&flows).unwrap();
+    std::fs::write(flows.join("deploy.sw.json"), DEPLOY).unwrap();
+    let config_file = tmp.path().join("config.yaml");
+    std::fs::write(
+        &config_file,
+        format!(
+            "stateDir: {}\nsources:\n  - type: dir\n    path: {}\n    watch: false\n  - type: git\n    url: git://127.0.0.1:{}/flows\n    interval: 1h\n    timeout: 2s\nsync:\n  interval: 1h\n",
+            tmp.path().join("state").display(),
+            flows.display(),
+            silent.port()
+        ),
+    )
+    .unwrap();
+    let config = Layers::new().file(&config_file).unwrap().build().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (tx, _rx) = tokio::sync::mpsc::channel(1);
+    let shared = Arc::new(Shared::new("http://127.0.0.1:1".into(), 4, tx, None, None));
+    let mut daemon = Daemon::new(config, shared.clone(), None).unwrap();
+    let served = |shared: &Shared| {
+        let shards = rt.block_on(shared.shards.read()).clone();
+        shards
+            .iter()
+            .map(|s| s.body.to_string())
+            .collect::<String>()
+    };
+
+    let t = Instant::now();
+    rt.block_on(daemon.cycle("schedule", false));
+    assert!(
+        t.elapsed() >= Duration::from_secs(2),
+        "the first cycle tries the repository"
+    );
+    assert!(
+        served(&shared).contains("name: deploy"),
+        "the folder is published meanwhile"
+    );
+
+    // A new workflow in the folder. (Updates and removals wait while the repository has
+    // never been read: it may define the same ids. Additions go on.)
+    std::fs::write(
+        flows.join("release.sw.json"),
+        DEPLOY.replace("\"deploy\"", "\"release\""),
+    )
+    .unwrap();
+    let t = Instant::now();
+    rt.block_on(daemon.cycle("schedule", false));
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    assert!(
+        served(&shared).contains("name: release"),
+        "{}",
+        served(&shared)
+    );
+}
