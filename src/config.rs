@@ -43,6 +43,8 @@ pub struct Config {
     pub logging: LoggingConfig,
     #[serde(default)]
     pub webhooks: WebhooksConfig,
+    #[serde(default)]
+    pub events: EventsConfig,
     /// Where the daemon keeps state between runs: without a catalog, what it published (so that
     /// a restart whose sources read empty is held by the delete guard). Relative to the
     /// configuration file's folder when set there.
@@ -226,6 +228,7 @@ impl Default for Config {
             sync: SyncConfig::default(),
             logging: LoggingConfig::default(),
             webhooks: WebhooksConfig::default(),
+            events: EventsConfig::default(),
             state_dir: default_state_dir(),
         }
     }
@@ -373,6 +376,17 @@ impl Default for WebhooksConfig {
             max_body_bytes: 1024 * 1024,
         }
     }
+}
+
+/// `POST /events` (CloudEvents).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EventsConfig {
+    /// Environment variable holding a token `POST /events` then requires
+    /// (`Authorization: Bearer <token>`); unset: open, as Knative brokers post without one.
+    pub token_env: Option<String>,
+    /// File holding that token.
+    pub token_file: Option<PathBuf>,
 }
 
 /// A shared secret from an environment variable or a file.
@@ -834,6 +848,15 @@ impl Config {
             "sync.triggerToken",
             self.sync.trigger_token_env.as_deref(),
             self.sync.trigger_token_file.as_deref(),
+        )
+    }
+
+    /// The token `POST /events` requires, from `events.tokenEnv` or `events.tokenFile`.
+    pub fn events_token(&self) -> Result<Option<String>, ConfigError> {
+        secret(
+            "events.token",
+            self.events.token_env.as_deref(),
+            self.events.token_file.as_deref(),
         )
     }
 

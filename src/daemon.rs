@@ -58,6 +58,7 @@ pub async fn run(
         metrics,
     );
     shared.webhooks = config.webhook_secrets()?;
+    shared.events_token = config.events_token()?;
     let shared = Arc::new(shared);
     let daemon = Daemon::new(config.clone(), shared.clone(), catalog_token)?;
     let listener = tokio::net::TcpListener::bind(&config.server.listen)

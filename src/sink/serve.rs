@@ -126,6 +126,8 @@ pub struct Shared {
     pub pending: std::sync::Mutex<Pending>,
     /// The secrets `POST /webhooks/*` verify deliveries with; a forge without one is not served.
     pub webhooks: WebhookSecrets,
+    /// The bearer token `POST /events` requires, if any.
+    pub events_token: Option<String>,
 }
 
 /// Webhook secrets, from `webhooks.github` and `webhooks.gitlab`.
@@ -169,6 +171,7 @@ impl Shared {
                 max_body_bytes: 1024 * 1024,
                 ..Default::default()
             },
+            events_token: None,
         }
     }
 
@@ -307,18 +310,14 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
 }
 
 async fn sync(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if let Some(token) = &s.trigger_token {
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
-            return (
-                StatusCode::UNAUTHORIZED,
-                "a valid bearer token is required\n",
-            )
-                .into_response();
-        }
+    if let Some(token) = &s.trigger_token
+        && !bearer_matches(&headers, token)
+    {
+        return (
+            StatusCode::UNAUTHORIZED,
+            "a valid bearer token is required\n",
+        )
+            .into_response();
     }
     // A full channel already holds a pending sync: this request is coalesced into it.
     s.force_sync.store(true, Ordering::Release);
@@ -335,6 +334,16 @@ async fn events(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    if let Some(token) = &s.events_token
+        && !bearer_matches(&headers, token)
+    {
+        metrics::counter!(crate::telemetry::EVENTS, "outcome" => "unauthorized").increment(1);
+        return (
+            StatusCode::UNAUTHORIZED,
+            "a valid bearer token is required\n",
+        )
+            .into_response();
+    }
     let events = match crate::cloudevent::parse(&headers, &body) {
         Ok(e) => e,
         Err(e) => {
@@ -454,6 +463,15 @@ fn webhook_push(
     // A full channel already holds a pending cycle, which takes every pending push.
     let _ = s.trigger.try_send(Trigger::Push);
     (StatusCode::ACCEPTED, "fetch scheduled\n").into_response()
+}
+
+/// Whether `Authorization: Bearer <token>` carries `token` (compared in constant time).
+fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes()))
 }
 
 /// Compares secrets without leaking their common prefix through timing.
@@ -721,5 +739,32 @@ mod tests {
                 .event_ids
                 .contains("greeting")
         );
+    }
+
+    #[tokio::test]
+    async fn events_can_require_a_token() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let mut shared = Shared::new("http://x".into(), 4, tx, None, None);
+        shared.events_token = Some("ev-token".into());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router(Arc::new(shared))).await });
+        let event =
+            r#"{"specversion": "1.0", "id": "1", "source": "s", "type": "ProcessDefinitionEvent"}"#;
+        let post = |token: Option<&str>| {
+            let mut r = reqwest::Client::new()
+                .post(format!("{base}/events"))
+                .header("content-type", "application/cloudevents+json")
+                .body(event);
+            if let Some(t) = token {
+                r = r.bearer_auth(t);
+            }
+            r.send()
+        };
+        assert_eq!(post(None).await.unwrap().status(), 401);
+        assert_eq!(post(Some("nope")).await.unwrap().status(), 401);
+        assert!(rx.try_recv().is_err());
+        assert_eq!(post(Some("ev-token")).await.unwrap().status(), 202);
+        assert_eq!(rx.try_recv().unwrap(), Trigger::Event);
     }
 }
