@@ -12,7 +12,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -40,15 +39,6 @@ pub struct DataIndexSettings {
     pub fetch_input_schema: bool,
     pub timeout: Duration,
     pub limits: ParseLimits,
-}
-
-/// Counters of the requests a source made, for tests, benchmarks and metrics.
-#[derive(Debug, Default)]
-pub struct Calls {
-    /// Reads of the Data Index (each may be several GraphQL requests: see the fixture).
-    pub reads: AtomicU64,
-    /// `GET <serviceUrl>/management/processes/<id>` calls.
-    pub schema_calls: AtomicU64,
 }
 
 /// The definition of one `(id, version)` row, parsed once.
@@ -81,7 +71,6 @@ pub struct DataIndexSource {
     /// What the last read was made of; the same rows for the same defined ids give the same
     /// snapshot, so an idle read stops at comparing them.
     last_input: Option<(Vec<Deployment>, BTreeSet<String>)>,
-    pub calls: Arc<Calls>,
 }
 
 impl std::fmt::Debug for DataIndexSource {
@@ -111,7 +100,6 @@ impl DataIndexSource {
             stale: HashSet::new(),
             stale_all: false,
             last_input: None,
-            calls: Arc::default(),
         }
     }
 
@@ -152,7 +140,6 @@ impl DataIndexSource {
         &mut self,
         defined_elsewhere: &BTreeSet<String>,
     ) -> Result<Option<Snapshot>, DataIndexError> {
-        self.calls.reads.fetch_add(1, Ordering::Relaxed);
         metrics::counter!(crate::telemetry::DATA_INDEX_READS, "source" => self.name()).increment(1);
         let mut caps = match self.caps.take() {
             Some(c) => c,
@@ -357,7 +344,6 @@ impl DataIndexSource {
             let target = management_url(url, id);
             let token = semaphore.clone();
             let sha = sha.to_owned();
-            self.calls.schema_calls.fetch_add(1, Ordering::Relaxed);
             metrics::counter!(crate::telemetry::SCHEMA_CALLS).increment(1);
             tasks.spawn(async move {
                 let _permit = token.acquire_owned().await;

@@ -16,6 +16,7 @@ pub use parse::{
     ParsedWorkflow, parse_file,
 };
 pub use schema::{SchemaError, SchemaResolver, resolve_input_schema};
+pub(crate) use tree::percent_decode;
 pub use tree::{DirTree, MemoryTree, Overlay, Tree, TreeError, join, parent};
 
 use std::collections::BTreeMap;

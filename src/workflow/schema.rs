@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::parse::InputSchemaRef;
-use super::tree::{Tree, TreeError, join, parent};
+use super::tree::{Tree, TreeError, join, parent, percent_decode};
 
 /// Why an input schema could not be resolved. The workflow is still published, without a form.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -343,28 +343,6 @@ fn select<'v>(
         file: file.to_owned(),
         pointer: pointer.to_owned(),
     })
-}
-
-fn percent_decode(s: &str) -> String {
-    if !s.contains('%') {
-        return s.to_owned();
-    }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn parse_schema(path: &str, bytes: &[u8]) -> Result<Value, SchemaError> {

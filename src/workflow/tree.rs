@@ -274,6 +274,34 @@ impl Tree for Overlay<'_> {
     }
 }
 
+/// Decodes `%XX` escapes (URL paths and userinfo, JSON pointers in `$ref`s); anything else,
+/// a malformed escape included, stays as written.
+pub(crate) fn percent_decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_owned();
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex_val(bytes[i + 1]), hex_val(bytes[i + 2]))
+        {
+            out.push(h * 16 + l);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,5 +362,14 @@ mod tests {
             tree.read("big.json"),
             Err(TreeError::TooLarge { size: 2048, .. })
         ));
+    }
+
+    #[test]
+    fn percent_decoding_keeps_malformed_escapes_and_never_splits_a_character() {
+        assert_eq!(percent_decode("a%20b%2Fc"), "a b/c");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+        // An escape cut by a multi-byte character (a byte-slicing decoder would panic here).
+        assert_eq!(percent_decode("%aé"), "%aé");
     }
 }

@@ -5,7 +5,7 @@
 //! Credentials in the userinfo (`https://user:token@host/...`) are taken out of the URL here:
 //! they are used as credentials, never written into the cache's git config, never shown.
 
-use crate::workflow::{SourceLinks, parent};
+use crate::workflow::{SourceLinks, parent, percent_decode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Scheme {
@@ -310,29 +310,6 @@ fn split_host_port(hostport: &str) -> Result<(String, Option<u16>), String> {
         ),
     };
     Ok((host.to_ascii_lowercase(), port))
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(h), Some(l)) = (hex_val(bytes[i + 1]), hex_val(bytes[i + 2]))
-        {
-            out.push(h * 16 + l);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex_val(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
 }
 
 /// Percent-encodes what a URL path cannot hold as is; `/` separates segments and stays.
