@@ -14,13 +14,16 @@
 mod catalog;
 #[path = "support/generate.rs"]
 mod generate;
+#[path = "support/process.rs"]
+mod process;
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use catalog::{Catalog, Options};
+use process::{Daemon, TICK_MS, cpu_ticks, metric_sums, wait_until};
 use serde_json::Value;
 
 const N: usize = 1000;
@@ -83,38 +86,6 @@ fn start_catalog() -> Catalog {
     .expect("the benchmark needs the real catalog (Node.js and npm)")
 }
 
-/// The number of templates, from one light query (`totalItems`), so polling does not load the
-/// catalog being measured.
-async fn template_count(catalog: &Catalog) -> usize {
-    let response = catalog
-        .request(
-            reqwest::Method::GET,
-            "/api/catalog/entities/by-query?filter=kind=template&limit=1&fields=metadata.name",
-        )
-        .send()
-        .await;
-    match response {
-        Ok(r) => r
-            .json::<Value>()
-            .await
-            .ok()
-            .and_then(|v| v["totalItems"].as_u64())
-            .unwrap_or(0) as usize,
-        Err(_) => 0,
-    }
-}
-
-async fn wait_until(what: &str, timeout: Duration, mut f: impl AsyncFnMut() -> bool) -> Duration {
-    let started = Instant::now();
-    while started.elapsed() < timeout {
-        if f().await {
-            return started.elapsed();
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what}: not reached within {timeout:?}");
-}
-
 /// The catalog's own ingest of the same Templates from one static multi-document file.
 async fn static_baseline(binary: &str, flows: &Path) -> f64 {
     let catalog = start_catalog();
@@ -141,7 +112,7 @@ async fn static_baseline(binary: &str, flows: &Path) -> f64 {
     let (status, _) = catalog.register_location(&url, false).await;
     assert!(status.is_success(), "register: {status}");
     wait_until("static file ingest", Duration::from_secs(120), async || {
-        template_count(&catalog).await >= N
+        catalog.template_count().await >= N
     })
     .await;
     let secs = started.elapsed().as_secs_f64();
@@ -160,18 +131,6 @@ struct Results {
     idle_cpu_ms: f64,
     rss_mb: f64,
     hwm_mb: f64,
-}
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.0.id().to_string())
-            .status();
-        let _ = self.0.wait();
-    }
 }
 
 async fn daemon_run(binary: &str, dir: &Path, flows: &Path) -> Results {
@@ -201,9 +160,9 @@ async fn daemon_run(binary: &str, dir: &Path, flows: &Path) -> Results {
         .spawn()
         .unwrap();
     let daemon = Daemon(child);
-    let pid = daemon.0.id();
+    let pid = daemon.pid();
     wait_until("daemon cold start", Duration::from_secs(180), async || {
-        template_count(&catalog).await >= N
+        catalog.template_count().await >= N
     })
     .await;
     let cold = started.elapsed().as_secs_f64();
@@ -257,13 +216,23 @@ async fn daemon_run(binary: &str, dir: &Path, flows: &Path) -> Results {
     // Idle: let the schedule run, count catalog calls and CPU over those cycles.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let metrics_url = format!("http://127.0.0.1:{port}/metrics");
-    let (calls0, syncs0) = scrape(&metrics_url).await;
+    let scrape = async || {
+        let sums = metric_sums(
+            &metrics_url,
+            &[
+                "orchestrator_provider_catalog_calls_total",
+                "orchestrator_provider_syncs_total",
+            ],
+        )
+        .await;
+        (sums[0], sums[1])
+    };
+    let (calls0, syncs0) = scrape().await;
     let cpu0 = cpu_ticks(pid);
     tokio::time::sleep(Duration::from_secs(15)).await;
-    let (calls1, syncs1) = scrape(&metrics_url).await;
+    let (calls1, syncs1) = scrape().await;
     let cpu1 = cpu_ticks(pid);
     let cycles = (syncs1 - syncs0).max(1.0);
-    let tick_ms = 1000.0 / 100.0; // USER_HZ is 100 on Linux
     let (rss, hwm) = rss(pid);
     drop(daemon);
     Results {
@@ -274,32 +243,10 @@ async fn daemon_run(binary: &str, dir: &Path, flows: &Path) -> Results {
         extra_entities: all,
         idle_calls: (calls1 - calls0) / cycles,
         idle_cycles: cycles as u64,
-        idle_cpu_ms: (cpu1 - cpu0) as f64 * tick_ms / cycles,
+        idle_cpu_ms: (cpu1 - cpu0) as f64 * TICK_MS / cycles,
         rss_mb: rss,
         hwm_mb: hwm,
     }
-}
-
-/// (catalog calls, sync cycles) from the daemon's metrics.
-async fn scrape(url: &str) -> (f64, f64) {
-    let text = reqwest::get(url).await.unwrap().text().await.unwrap();
-    let sum = |prefix: &str| -> f64 {
-        text.lines()
-            .filter(|l| l.starts_with(prefix))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    };
-    (
-        sum("orchestrator_provider_catalog_calls_total"),
-        sum("orchestrator_provider_syncs_total"),
-    )
-}
-
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let after = &stat[stat.rfind(')').unwrap() + 2..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
 
 fn rss(pid: u32) -> (f64, f64) {

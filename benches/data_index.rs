@@ -9,29 +9,23 @@
 
 #[path = "../tests/support/data_index_fixture.rs"]
 mod data_index_fixture;
+#[path = "support/process.rs"]
+mod process;
 #[allow(dead_code)] // the failure switch is for tests
 #[path = "../tests/support/workflow_service.rs"]
 mod workflow_service;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use data_index_fixture::{Fixture, Release};
+use process::{Daemon, TICK_MS, cpu_ticks, metric_sums};
 use serde_json::{Value, json};
 use workflow_service::WorkflowService;
 
 const N: usize = 1000;
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
@@ -100,7 +94,7 @@ async fn run() {
             .spawn()
             .unwrap(),
     );
-    let pid = daemon.0.id();
+    let pid = daemon.pid();
     let status_url = format!("http://127.0.0.1:{port}/status");
     loop {
         if let Ok(r) = reqwest::get(&status_url).await
@@ -124,16 +118,15 @@ async fn run() {
     let metrics_url = format!("http://127.0.0.1:{port}/metrics");
     fixture.reset_counts();
     let calls0 = service.calls();
-    let syncs0 = syncs(&metrics_url).await;
+    let syncs0 = metric_sums(&metrics_url, &["orchestrator_provider_syncs_total"]).await[0];
     let cpu0 = cpu_ticks(pid);
     tokio::time::sleep(Duration::from_secs(20)).await;
-    let syncs1 = syncs(&metrics_url).await;
+    let syncs1 = metric_sums(&metrics_url, &["orchestrator_provider_syncs_total"]).await[0];
     let cpu1 = cpu_ticks(pid);
     let requests = fixture.requests();
     let calls = service.calls() - calls0;
     let sources = fixture.sources_served();
     let cycles = (syncs1 - syncs0).max(1.0);
-    let tick_ms = 1000.0 / 100.0; // USER_HZ is 100 on Linux
     drop(daemon);
 
     println!("| measure | value | target |");
@@ -150,21 +143,6 @@ async fn run() {
     println!("| idle cycle: workflow-service calls | {calls} | 0 |");
     println!(
         "| idle cycle: daemon CPU time | {:.1} ms per cycle | |",
-        (cpu1 - cpu0) as f64 * tick_ms / cycles
+        (cpu1 - cpu0) as f64 * TICK_MS / cycles
     );
-}
-
-async fn syncs(url: &str) -> f64 {
-    let text = reqwest::get(url).await.unwrap().text().await.unwrap();
-    text.lines()
-        .filter(|l| l.starts_with("orchestrator_provider_syncs_total"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let after = &stat[stat.rfind(')').unwrap() + 2..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }

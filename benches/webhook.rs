@@ -12,28 +12,22 @@ mod catalog;
 mod generate;
 #[path = "../tests/support/git_server.rs"]
 mod git_server;
+#[path = "support/process.rs"]
+mod process;
 
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use catalog::{Catalog, Options};
 use hmac::{Hmac, Mac};
+use process::{Daemon, poll, wait_until};
 use serde_json::{Value, json};
 
 const N: usize = 1000;
 const PUSHES: usize = 20;
 const TOKEN: &str = "bench-git-token";
 const SECRET: &str = "bench-webhook-secret";
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
@@ -100,7 +94,7 @@ async fn run(
             .unwrap(),
     );
     wait_until("cold start", Duration::from_secs(300), async || {
-        template_count(catalog).await >= N
+        catalog.template_count().await >= N
     })
     .await;
     let cold = started.elapsed().as_secs_f64();
@@ -138,7 +132,7 @@ async fn run(
         assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
         let name = format!("flow-{i:05}");
         let log = tmp.path().join("daemon.log");
-        let took = wait_until_or("push visible", Duration::from_secs(30), async || {
+        let took = poll(Duration::from_secs(30), async || {
             catalog
                 .get_entity("template", "default", &name)
                 .await
@@ -164,50 +158,4 @@ async fn run(
 
 fn work_path(tmp: &tempfile::TempDir, path: &str) -> std::path::PathBuf {
     tmp.path().join("srv/flows").join(path)
-}
-
-/// The number of templates, from one light query (`totalItems`).
-async fn template_count(catalog: &Catalog) -> usize {
-    let response = catalog
-        .request(
-            reqwest::Method::GET,
-            "/api/catalog/entities/by-query?filter=kind=template&limit=1&fields=metadata.name",
-        )
-        .send()
-        .await;
-    match response {
-        Ok(r) => r
-            .json::<Value>()
-            .await
-            .ok()
-            .and_then(|v| v["totalItems"].as_u64())
-            .unwrap_or(0) as usize,
-        Err(_) => 0,
-    }
-}
-
-async fn wait_until_or(
-    _what: &str,
-    timeout: Duration,
-    mut f: impl AsyncFnMut() -> bool,
-) -> Option<Duration> {
-    let started = Instant::now();
-    while started.elapsed() < timeout {
-        if f().await {
-            return Some(started.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    None
-}
-
-async fn wait_until(what: &str, timeout: Duration, mut f: impl AsyncFnMut() -> bool) -> Duration {
-    let started = Instant::now();
-    while started.elapsed() < timeout {
-        if f().await {
-            return started.elapsed();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{what}: not reached within {timeout:?}");
 }

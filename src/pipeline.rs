@@ -74,13 +74,13 @@ pub fn read_sources(config: &Config) -> Vec<SourceRead> {
             }];
         }
     };
-    let mut reads: Vec<SourceRead> = Vec::with_capacity(sources.len());
+    let mut reads: Vec<(usize, SourceRead)> = Vec::with_capacity(sources.len());
     // Definitions first: a Data Index is not asked for what they already have.
     for pass in [true, false] {
-        for s in sources
-            .iter()
-            .filter(|s| (s.role == Role::Definitions) == pass)
-        {
+        for (i, s) in sources.iter().enumerate() {
+            if (s.role == Role::Definitions) != pass {
+                continue;
+            }
             let snapshot = match &s.reader {
                 Reader::Dir { dir, .. } => dir.read().map_err(|e| e.to_string()),
                 Reader::Git(git) => git
@@ -92,28 +92,28 @@ pub fn read_sources(config: &Config) -> Vec<SourceRead> {
                     resource_roots,
                 } => Ok(bundled::read(limits, resource_roots)),
                 Reader::DataIndex(di) => {
-                    let defined = defined_ids(&reads);
+                    let defined = defined_ids(reads.iter().map(|(_, r)| r));
                     block_on(async { di.lock().await.read(&defined).await })
                         .map_err(|e| e.to_string())
                 }
             };
-            reads.push(SourceRead {
+            let read = SourceRead {
                 name: s.name.clone(),
                 role: s.role,
                 snapshot: snapshot.map(Arc::new),
-            });
+            };
+            reads.push((i, read));
         }
     }
     // Back to configuration order, which decides who wins a duplicate id.
-    let order: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
-    reads.sort_by_key(|r| order.iter().position(|n| *n == r.name));
-    reads
+    reads.sort_by_key(|(i, _)| *i);
+    reads.into_iter().map(|(_, r)| r).collect()
 }
 
 /// The ids the definitions sources among `reads` define.
-pub fn defined_ids(reads: &[SourceRead]) -> BTreeSet<String> {
+pub fn defined_ids<'a>(reads: impl IntoIterator<Item = &'a SourceRead>) -> BTreeSet<String> {
     reads
-        .iter()
+        .into_iter()
         .filter(|r| r.role == Role::Definitions)
         .filter_map(|r| r.snapshot.as_ref().ok())
         .flat_map(|s| s.workflows.iter().map(|w| w.id.clone()))

@@ -546,19 +546,14 @@ impl Daemon {
         let mut definitions_changed = false;
         let published = !self.served.is_empty();
         for pass in [Pass::Definitions, Pass::Deployments] {
-            let defined = if pass == Pass::Deployments {
-                if definitions_changed {
-                    // Ids a folder or git dropped may now need their content from the Data Index.
-                    for s in &self.sources {
-                        if s.role != Role::Definitions {
-                            s.poke.store(true, Ordering::Release);
-                        }
+            if pass == Pass::Deployments && definitions_changed {
+                // Ids a folder or git dropped may now need their content from the Data Index.
+                for s in &self.sources {
+                    if s.role != Role::Definitions {
+                        s.poke.store(true, Ordering::Release);
                     }
                 }
-                pipeline::defined_ids(&self.reads())
-            } else {
-                Default::default()
-            };
+            }
             // Which sources this pass reads.
             let mut todo = Vec::new();
             for (i, source) in self.sources.iter_mut().enumerate() {
@@ -606,6 +601,12 @@ impl Daemon {
                     .unwrap_or_else(|e| Err((format!("the reader panicked: {e}"), "panic")));
                 reads.push((i, read.map(|r| (r.changed, r.revision))));
             }
+            // What the definitions sources define (read above): a Data Index is not asked for it.
+            let defined = if pass == Pass::Deployments && !todo.is_empty() {
+                pipeline::defined_ids(&self.reads())
+            } else {
+                Default::default()
+            };
             for &i in &todo {
                 if let Reader::DataIndex(di) = &*self.sources[i].reader {
                     let mut di = di.lock().await;

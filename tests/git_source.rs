@@ -607,58 +607,84 @@ fn sources_sharing_a_cache_folder_fetch_one_at_a_time() {
     }
 }
 
+/// A daemon in this process, without a catalog, from `config` (YAML): cycles run on its own
+/// runtime, what it serves and its `/status` are read from its shared state.
+struct InProcess {
+    rt: tokio::runtime::Runtime,
+    shared: std::sync::Arc<orchestrator_provider::sink::serve::Shared>,
+    daemon: orchestrator_provider::sync::Daemon,
+}
+
+impl InProcess {
+    fn new(dir: &Path, config: &str) -> Self {
+        let file = dir.join("config.yaml");
+        std::fs::write(&file, config).unwrap();
+        let config = orchestrator_provider::config::Layers::new()
+            .file(&file)
+            .unwrap()
+            .build()
+            .unwrap();
+        let (tx, _rx) = tokio::sync::mpsc::channel(1);
+        let shared = std::sync::Arc::new(orchestrator_provider::sink::serve::Shared::new(
+            "http://127.0.0.1:1".into(),
+            4,
+            tx,
+            None,
+            None,
+        ));
+        let daemon =
+            orchestrator_provider::sync::Daemon::new(config, shared.clone(), None).unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        Self { rt, shared, daemon }
+    }
+
+    fn cycle(&mut self) {
+        self.rt.block_on(self.daemon.cycle("schedule", false));
+    }
+
+    /// Every shard document, concatenated.
+    fn served(&self) -> String {
+        let shards = self.rt.block_on(self.shared.shards.read()).clone();
+        shards.iter().map(|s| s.body.to_string()).collect()
+    }
+
+    fn status(&self) -> serde_json::Value {
+        self.rt.block_on(self.shared.status.read()).clone()
+    }
+}
+
 /// The git source inside the daemon (in this process, without a catalog): what it serves, what
 /// `/status` says, and the last good templates kept while the server is down.
 #[test]
 fn the_daemon_keeps_the_last_good_templates_while_the_server_is_down() {
-    use orchestrator_provider::config::Layers;
-    use orchestrator_provider::sink::serve::Shared;
-    use orchestrator_provider::sync::Daemon;
-    use std::sync::Arc;
-
     let mut f = Fixture::new();
     std::fs::write(f.tmp.path().join("token"), TOKEN).unwrap();
-    let config_file = f.tmp.path().join("config.yaml");
-    std::fs::write(
-        &config_file,
-        format!(
+    let mut d = InProcess::new(
+        f.tmp.path(),
+        &format!(
             "stateDir: {}\nsources:\n  - type: git\n    url: {}\n    interval: 1ms\n    timeout: 5s\n    auth: {{tokenFile: {}}}\nsync:\n  interval: 1h\n",
             f.tmp.path().join("state").display(),
             f.http.url("flows"),
             f.tmp.path().join("token").display()
         ),
-    )
-    .unwrap();
-    let config = Layers::new().file(&config_file).unwrap().build().unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let (tx, _rx) = tokio::sync::mpsc::channel(1);
-    let shared = Arc::new(Shared::new("http://127.0.0.1:1".into(), 4, tx, None, None));
-    let mut daemon = Daemon::new(config, shared.clone(), None).unwrap();
-    let served = |shared: &Shared| {
-        let shards = rt.block_on(shared.shards.read()).clone();
-        shards
-            .iter()
-            .map(|s| s.body.to_string())
-            .collect::<String>()
-    };
-    let status = |shared: &Shared| rt.block_on(shared.status.read()).clone();
+    );
 
-    rt.block_on(daemon.cycle("schedule", false));
-    let good = served(&shared);
+    d.cycle();
+    let good = d.served();
     assert!(
         good.contains("name: greet") && good.contains("name: deploy"),
         "{good}"
     );
     assert!(good.contains(&format!("orchestrator.io/source-commit: {}", f.work.head())));
-    let s = status(&shared);
+    let s = d.status();
     assert_eq!(s["sources"][0]["type"], "git");
     assert_eq!(s["sources"][0]["commit"], f.work.head());
     assert_eq!(s["sources"][0]["workflows"], 2);
 
     f.http.stop();
-    rt.block_on(daemon.cycle("schedule", false));
-    assert_eq!(served(&shared), good, "the last good templates are kept");
-    let s = status(&shared);
+    d.cycle();
+    assert_eq!(d.served(), good, "the last good templates are kept");
+    let s = d.status();
     let error = s["sources"][0]["lastError"].as_str().unwrap();
     assert!(error.contains("cannot be reached"), "{error}");
     let text = s.to_string() + &good;
@@ -669,48 +695,29 @@ fn the_daemon_keeps_the_last_good_templates_while_the_server_is_down() {
 /// the folder beside it keeps syncing at once.
 #[test]
 fn a_hanging_repository_does_not_stall_every_cycle() {
-    use orchestrator_provider::config::Layers;
-    use orchestrator_provider::sink::serve::Shared;
-    use orchestrator_provider::sync::Daemon;
-    use std::sync::Arc;
-
     let silent = SilentListener::start();
     let tmp = tempfile::tempdir().unwrap();
     let flows = tmp.path().join("flows");
     std::fs::create_dir_all(&flows).unwrap();
     std::fs::write(flows.join("deploy.sw.json"), DEPLOY).unwrap();
-    let config_file = tmp.path().join("config.yaml");
-    std::fs::write(
-        &config_file,
-        format!(
+    let mut d = InProcess::new(
+        tmp.path(),
+        &format!(
             "stateDir: {}\nsources:\n  - type: dir\n    path: {}\n    watch: false\n  - type: git\n    url: git://127.0.0.1:{}/flows\n    interval: 1h\n    timeout: 2s\nsync:\n  interval: 1h\n",
             tmp.path().join("state").display(),
             flows.display(),
             silent.port()
         ),
-    )
-    .unwrap();
-    let config = Layers::new().file(&config_file).unwrap().build().unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let (tx, _rx) = tokio::sync::mpsc::channel(1);
-    let shared = Arc::new(Shared::new("http://127.0.0.1:1".into(), 4, tx, None, None));
-    let mut daemon = Daemon::new(config, shared.clone(), None).unwrap();
-    let served = |shared: &Shared| {
-        let shards = rt.block_on(shared.shards.read()).clone();
-        shards
-            .iter()
-            .map(|s| s.body.to_string())
-            .collect::<String>()
-    };
+    );
 
     let t = Instant::now();
-    rt.block_on(daemon.cycle("schedule", false));
+    d.cycle();
     assert!(
         t.elapsed() >= Duration::from_secs(2),
         "the first cycle tries the repository"
     );
     assert!(
-        served(&shared).contains("name: deploy"),
+        d.served().contains("name: deploy"),
         "the folder is published meanwhile"
     );
 
@@ -722,11 +729,7 @@ fn a_hanging_repository_does_not_stall_every_cycle() {
     )
     .unwrap();
     let t = Instant::now();
-    rt.block_on(daemon.cycle("schedule", false));
+    d.cycle();
     assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
-    assert!(
-        served(&shared).contains("name: release"),
-        "{}",
-        served(&shared)
-    );
+    assert!(d.served().contains("name: release"), "{}", d.served());
 }

@@ -382,6 +382,27 @@ impl Catalog {
     /// All entities matching a catalog filter such as `kind=template` or
     /// `kind=template,metadata.namespace=default` (empty: all), via
     /// `/api/catalog/entities/by-query` with cursor paging.
+    /// The number of Templates, from one light query (`totalItems`), so that polling does not
+    /// load the catalog being measured; 0 when it does not answer.
+    pub async fn template_count(&self) -> usize {
+        let response = self
+            .request(
+                Method::GET,
+                "/api/catalog/entities/by-query?filter=kind=template&limit=1&fields=metadata.name",
+            )
+            .send()
+            .await;
+        match response {
+            Ok(r) => r
+                .json::<Value>()
+                .await
+                .ok()
+                .and_then(|v| v["totalItems"].as_u64())
+                .unwrap_or(0) as usize,
+            Err(_) => 0,
+        }
+    }
+
     pub async fn list_entities(&self, filter: &str) -> Vec<Value> {
         let mut out = Vec::new();
         let mut cursor: Option<String> = None;
