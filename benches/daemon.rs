@@ -170,22 +170,10 @@ async fn daemon_run(binary: &str, dir: &Path, flows: &Path) -> Results {
     // Edits: change the title of one workflow at a time, wait for the catalog to show it.
     let mut edits = Vec::new();
     for k in 0..20 {
-        let i = 2 * k + 1; // YAML workflows
-        let file = flows.join(format!(
-            "team-{:02}/flow-{i:05}/flow-{i:05}.sw.yaml",
-            i % 40
-        ));
-        let text = std::fs::read_to_string(&file).unwrap();
-        let title = format!("Edited workflow {i} edit-{k}");
-        let edited = text.replacen(
-            &format!("name: Generated workflow {i}"),
-            &format!("name: {title}"),
-            1,
-        );
-        assert_ne!(text, edited);
+        let title = format!("Edited workflow edit-{k}");
+        let (path, name, edited) = generate::retitled(flows, k, &title);
         let t = Instant::now();
-        std::fs::write(&file, edited).unwrap();
-        let name = format!("flow-{i:05}");
+        std::fs::write(flows.join(path), edited).unwrap();
         wait_until("edit visible", Duration::from_secs(30), async || {
             catalog
                 .get_entity("template", "default", &name)

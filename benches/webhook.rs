@@ -104,16 +104,8 @@ async fn run(
     let hook = format!("http://127.0.0.1:{port}/webhooks/github");
     let mut times = Vec::new();
     for k in 0..PUSHES {
-        let i = 2 * k + 1; // YAML workflows
-        let path = format!("team-{:02}/flow-{i:05}/flow-{i:05}.sw.yaml", i % 40);
-        let text = std::fs::read_to_string(work_path(tmp, &path)).unwrap();
-        let title = format!("Pushed workflow {i} push-{k}");
-        let edited = text.replacen(
-            &format!("name: Generated workflow {i}"),
-            &format!("name: {title}"),
-            1,
-        );
-        assert_ne!(text, edited);
+        let title = format!("Pushed workflow push-{k}");
+        let (path, name, edited) = generate::retitled(&tmp.path().join("srv/flows"), k, &title);
         let t = Instant::now();
         work.write(&path, edited);
         let head = work.commit(&format!("push {k}"));
@@ -130,7 +122,6 @@ async fn run(
             .await
             .unwrap();
         assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
-        let name = format!("flow-{i:05}");
         let log = tmp.path().join("daemon.log");
         let took = poll(Duration::from_secs(30), async || {
             catalog
@@ -154,8 +145,4 @@ async fn run(
     println!("commit + webhook -> visible (s): {times:.2?}");
     times.sort_by(f64::total_cmp);
     (times[times.len() / 2], times[times.len() - 1], cold)
-}
-
-fn work_path(tmp: &tempfile::TempDir, path: &str) -> std::path::PathBuf {
-    tmp.path().join("srv/flows").join(path)
 }

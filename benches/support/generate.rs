@@ -6,6 +6,22 @@
 use std::fmt::Write;
 use std::path::Path;
 
+/// The `k`-th YAML workflow `generate` wrote (odd indices are YAML) with its title set to
+/// `title`: its path relative to `root`, its template's name, and the edited text (not written).
+#[allow(dead_code)] // the daemon benchmarks edit; the export ones do not
+pub fn retitled(root: &Path, k: usize, title: &str) -> (String, String, String) {
+    let i = 2 * k + 1;
+    let path = format!("team-{:02}/flow-{i:05}/flow-{i:05}.sw.yaml", i % 40);
+    let text = std::fs::read_to_string(root.join(&path)).unwrap();
+    let edited = text.replacen(
+        &format!("name: Generated workflow {i}"),
+        &format!("name: {title}"),
+        1,
+    );
+    assert_ne!(text, edited, "{path} has its generated title");
+    (path, format!("flow-{i:05}"), edited)
+}
+
 pub fn generate(root: &Path, n: usize) {
     std::fs::create_dir_all(root.join("shared")).unwrap();
     std::fs::write(
