@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 use crate::config::Config;
+use crate::secrets;
 use crate::sink::serve::{Shared, router};
 use crate::sync::Daemon;
 
@@ -18,27 +19,6 @@ pub enum StartError {
     Listen { address: String, reason: String },
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
-}
-
-/// glibc gives every thread that allocates its own malloc arena (up to 8 per core) and keeps
-/// freed memory in each; the daemon's threads (tokio workers, rayon, blocking reads) then hold
-/// a third more RSS than they use. Two arenas measured 58 -> 45 MB with 1000 workflows.
-pub fn limit_malloc_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator tunable; called before the runtime starts threads.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-    }
-}
-
-/// Returns the heap memory freed by a cycle that did work (parsing and mapping allocate far
-/// more than they keep) to the operating system; glibc would otherwise hold on to it.
-pub fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free pages at the top of glibc's heaps.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
 
 pub async fn run(
@@ -57,8 +37,8 @@ pub async fn run(
         trigger_token,
         metrics,
     );
-    shared.webhooks = config.webhook_secrets()?;
-    shared.events_token = config.events_token()?;
+    shared.webhooks = secrets::webhook_secrets(&config)?;
+    shared.events_token = secrets::events_token(&config)?;
     let shared = Arc::new(shared);
     let daemon = Daemon::new(config.clone(), shared.clone(), catalog_token)?;
     let listener = tokio::net::TcpListener::bind(&config.server.listen)

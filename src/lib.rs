@@ -18,19 +18,25 @@
 //! - [`sink`]: where entities go: export (stdout or a folder), serve (the HTTP shard documents),
 //!   catalog (the Backstage REST client and the reconciliation that keeps the catalog in step).
 //! - [`cloudevent`]: reads the CloudEvents `POST /events` receives.
-//! - [`config`]: one typed configuration, from file < environment < flags.
+//! - [`config`]: one typed configuration, from file < environment < flags; the bottom layer,
+//!   importing no other module of the crate (`tests/module_graph.rs` keeps it so, and keeps the
+//!   crate's files free of import circles).
+//! - [`secrets`]: tokens and webhook secrets, read from where the configuration says.
 //! - [`pipeline`]: ties the above together for the `export` and `check` commands.
 //! - [`plan`]: what must change between what is published and what is desired.
 //! - [`sync`]: the daemon's loop: schedule, triggers, last good state, apply the plan.
 //! - [`daemon`]: `run`: the HTTP server and the sync loop, started and stopped together.
 //! - [`telemetry`]: logs and metrics.
+//! - [`memory`]: glibc's allocator tuned for a long-running daemon.
 
 pub mod cloudevent;
 pub mod config;
 pub mod daemon;
 pub mod entity;
+pub mod memory;
 pub mod pipeline;
 pub mod plan;
+pub mod secrets;
 pub mod sink;
 pub mod source;
 pub mod sync;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use orchestrator_provider::config::{Config, ConfigError, Format, Layers};
-use orchestrator_provider::{daemon, pipeline, sink::export};
+use orchestrator_provider::{daemon, memory, pipeline, secrets, sink::export};
 
 /// Publish SonataFlow workflows to Backstage as software Templates.
 #[derive(Parser)]
@@ -134,7 +134,7 @@ fn runtime() -> tokio::runtime::Runtime {
 /// The configuration and the catalog token, or the usage exit after saying what is wrong.
 fn config_and_token(file: Option<PathBuf>) -> Result<(Config, Option<String>), ExitCode> {
     let loaded = load_config(file, &[], None).and_then(|c| {
-        let token = c.catalog_token()?;
+        let token = secrets::catalog_token(&c)?;
         Ok((c, token))
     });
     loaded.map_err(|e| {
@@ -149,14 +149,14 @@ fn daemon(file: Option<PathBuf>) -> ExitCode {
         Err(code) => return code,
     };
     orchestrator_provider::telemetry::init_logging(&config.logging);
-    let trigger_token = match config.trigger_token() {
+    let trigger_token = match secrets::trigger_token(&config) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    daemon::limit_malloc_arenas();
+    memory::limit_malloc_arenas();
     let rt = runtime();
     let result = rt.block_on(daemon::run(config, catalog_token, trigger_token));
     // A git fetch still running on the blocking pool must not hold the exit past its grace.

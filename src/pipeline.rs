@@ -229,7 +229,10 @@ pub fn assemble(config: &Config, reads: &[SourceRead]) -> Outcome {
             })
             .collect()
     };
-    let templates = entity::map_all(&workflows, &config.map_options());
+    let templates = entity::map_all(
+        &workflows,
+        &entity::MapOptions::from_config(&config.templates),
+    );
     diagnostics.sort();
     Outcome {
         templates,

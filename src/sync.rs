@@ -476,7 +476,7 @@ impl Daemon {
         let report = self.publish(&desired, reason).await;
         let calls = self.apply_catalog().await;
         if changed || report.added + report.updated + report.removed > 0 {
-            crate::daemon::release_free_memory();
+            crate::memory::release_free_memory();
         }
         let report = CycleReport {
             duration: started.elapsed(),

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::escape::literal;
 use super::form;
 use super::name::{assign_names, is_valid_tag, sanitize_tag};
-use super::{MapOptions, OwnerRule};
+use super::options::{MapOptions, OwnerRule};
 use crate::workflow::Workflow;
 
 /// `apiVersion` of every Template.

@@ -224,6 +224,15 @@ pub fn assign_names(ids: &[&str]) -> Vec<String> {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        // The configuration checks `templates.namespace` with its own copy of the rule (it
+        // imports nothing of the crate); both must accept the same strings.
+        #[test]
+        fn the_configurations_namespace_rule_is_the_name_rule(s in "[a-zA-Z0-9._\\-]{0,66}|\\PC{0,8}") {
+            proptest::prop_assert_eq!(crate::config::is_valid_namespace(&s), is_valid_name(&s));
+        }
+    }
+
     #[test]
     fn valid_names_are_accepted() {
         for s in [

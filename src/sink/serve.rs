@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{RwLock, mpsc};
 
 use crate::plan::Item;
+use crate::secrets::WebhookSecrets;
 
 /// One shard document and its ETag.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,25 +129,6 @@ pub struct Shared {
     pub webhooks: WebhookSecrets,
     /// The bearer token `POST /events` requires, if any.
     pub events_token: Option<String>,
-}
-
-/// Webhook secrets, from `webhooks.github` and `webhooks.gitlab`.
-#[derive(Clone, Default)]
-pub struct WebhookSecrets {
-    pub github: Option<String>,
-    pub gitlab: Option<String>,
-    /// Larger bodies are refused with 413.
-    pub max_body_bytes: usize,
-}
-
-impl std::fmt::Debug for WebhookSecrets {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhookSecrets")
-            .field("github", &self.github.as_ref().map(|_| "***"))
-            .field("gitlab", &self.gitlab.as_ref().map(|_| "***"))
-            .field("max_body_bytes", &self.max_body_bytes)
-            .finish()
-    }
 }
 
 impl Shared {

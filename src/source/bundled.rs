@@ -1,8 +1,9 @@
 //! The example workflows compiled into the binary (`fixtures/workflows/`), used when no source
 //! is configured so that the first command a user runs shows the product working.
 
-use super::Snapshot;
-use super::dir::{DEFAULT_INCLUDE, read_tree};
+use super::dir::read_tree;
+use super::snapshot::Snapshot;
+use crate::config::DEFAULT_INCLUDE;
 use crate::workflow::{MemoryTree, ParseLimits};
 
 include!(concat!(env!("OUT_DIR"), "/bundled.rs"));

@@ -35,6 +35,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::config::without_userinfo;
 use crate::workflow::{
     Diagnostic, InputSchemaRef, MemoryTree, Origin, ParseLimits, Workflow, parse_file,
     resolve_input_schema,
@@ -272,7 +273,7 @@ impl DataIndexClient {
         Self {
             endpoint: format!("{url}/graphql"),
             // Messages name the Data Index without credentials a URL may carry.
-            url: super::deployments::without_userinfo(&url),
+            url: without_userinfo(&url),
             http,
             token,
             timeout,

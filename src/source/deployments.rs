@@ -16,11 +16,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::Snapshot;
 use super::data_index::{
     Capabilities, DataIndexClient, DataIndexError, DeployedWorkflow, Deployment, origin_path,
     select,
 };
+use super::snapshot::Snapshot;
+use crate::config::without_userinfo;
 use crate::workflow::{Availability, DeploymentInfo, Diagnostic, ParseLimits, Workflow};
 
 /// A failed input-schema call is tried again after this long (it is not retried every cycle).
@@ -361,20 +362,6 @@ impl DataIndexSource {
                 );
             }
         }
-    }
-}
-
-/// A URL without `user:password@`, for names shown in logs, `/status` and metrics.
-pub fn without_userinfo(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let authority_end = rest.find('/').unwrap_or(rest.len());
-            match rest[..authority_end].rfind('@') {
-                Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
-                None => url.to_owned(),
-            }
-        }
-        None => url.to_owned(),
     }
 }
 

@@ -13,14 +13,12 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::{Snapshot, SourceError};
+use super::snapshot::{Snapshot, SourceError};
+use crate::config::DEFAULT_INCLUDE;
 use crate::workflow::{
     ConfigMap, Diagnostic, DirTree, InputSchemaRef, MemoryTree, Origin, Overlay, ParseLimits,
     ParsedWorkflow, SchemaResolver, Tree, Workflow, join, parent, parse_file,
 };
-
-/// The file names read when none are configured.
-pub const DEFAULT_INCLUDE: [&str; 3] = ["**/*.sw.json", "**/*.sw.yaml", "**/*.sw.yml"];
 
 /// How to read a folder.
 #[derive(Debug, Clone)]

@@ -35,8 +35,9 @@ use git2::{
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use sha2::{Digest, Sha256};
 
-use super::Snapshot;
-use super::dir::{DEFAULT_INCLUDE, ParseCache, read_tree};
+use super::dir::{ParseCache, read_tree};
+use super::snapshot::Snapshot;
+use crate::config::DEFAULT_INCLUDE;
 use crate::workflow::{Diagnostic, ParseLimits, Tree, TreeError};
 use known_hosts::{KnownHosts, Verdict};
 use remote_url::{RepoUrl, scrub_userinfo};

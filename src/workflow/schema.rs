@@ -371,7 +371,7 @@ fn parse_schema(path: &str, bytes: &[u8]) -> Result<Value, SchemaError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workflow::MemoryTree;
+    use crate::workflow::tree::MemoryTree;
     use serde_json::json;
 
     fn tree(files: &[(&str, Value)]) -> MemoryTree {

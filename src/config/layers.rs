@@ -1,0 +1,418 @@
+//! Layering: defaults < a YAML file < environment < flags, remembering where each key came
+//! from so that every error can name it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use super::error::{ConfigError, Origin};
+use super::model::Config;
+use super::sources::SourceConfig;
+
+/// The prefix of environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "ORCHESTRATOR_PROVIDER__";
+
+/// Collects layers of configuration values and remembers where each key came from.
+#[derive(Debug, Default)]
+pub struct Layers {
+    root: Map<String, Value>,
+    origins: BTreeMap<String, Origin>,
+    base_dir: Option<PathBuf>,
+}
+
+impl Layers {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a YAML file. Relative source paths in it are taken relative to its folder.
+    pub fn file(&mut self, path: &Path) -> Result<&mut Self, ConfigError> {
+        let origin = Origin::File(path.to_owned());
+        let error = |message: String| ConfigError {
+            key: "(file)".into(),
+            origin: origin.clone(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
+        let mut opts = serde_saphyr::Options::default();
+        opts.strict_booleans = true;
+        opts.with_snippet = false;
+        let value: Value = if text.trim().is_empty() {
+            Value::Object(Map::new())
+        } else {
+            serde_saphyr::from_str_with_options(&text, opts).map_err(|e| {
+                error(format!(
+                    "invalid YAML: {}",
+                    e.to_string().lines().next().unwrap_or("")
+                ))
+            })?
+        };
+        let Value::Object(map) = value else {
+            return Err(error("the file must be a mapping of keys".into()));
+        };
+        self.base_dir = path.parent().map(Path::to_owned);
+        for (key, value) in map {
+            self.merge(vec![Segment::Key(key)], value, &origin);
+        }
+        Ok(self)
+    }
+
+    /// Adds every `ORCHESTRATOR_PROVIDER__*` variable of `vars`.
+    pub fn env<I: IntoIterator<Item = (String, String)>>(
+        &mut self,
+        vars: I,
+    ) -> Result<&mut Self, ConfigError> {
+        let mut vars: Vec<_> = vars
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+            .collect();
+        vars.sort();
+        for (name, raw) in vars {
+            let origin = Origin::Env(name.clone());
+            let path: Vec<Segment> = name[ENV_PREFIX.len()..]
+                .split("__")
+                .map(|s| match s.parse::<usize>() {
+                    Ok(i) => Segment::Index(i),
+                    Err(_) => Segment::Key(camel_case(s)),
+                })
+                .collect();
+            let value = parse_scalar(&raw).map_err(|message| ConfigError {
+                key: dotted(&path),
+                origin: origin.clone(),
+                message,
+            })?;
+            self.merge(path, value, &origin);
+        }
+        Ok(self)
+    }
+
+    /// Adds one value given on the command line.
+    pub fn flag(&mut self, key: &str, flag: &str, value: Value) -> &mut Self {
+        let path = key.split('.').map(|s| Segment::Key(s.to_owned())).collect();
+        self.merge(path, value, &Origin::Flag(flag.to_owned()));
+        self
+    }
+
+    fn merge(&mut self, path: Vec<Segment>, value: Value, origin: &Origin) {
+        // Record the origin of every leaf, so an error deep inside a value is attributed.
+        record_origins(&dotted(&path), &value, origin, &mut self.origins);
+        let mut root = Value::Object(std::mem::take(&mut self.root));
+        set(&mut root, &path, value);
+        if let Value::Object(map) = root {
+            self.root = map;
+        }
+    }
+
+    /// Builds the typed configuration.
+    pub fn build(&self) -> Result<Config, ConfigError> {
+        let value = Value::Object(self.root.clone());
+        let mut config: Config = serde_path_to_error::deserialize(value).map_err(|e| {
+            let key = e.path().to_string();
+            let message = e.inner().to_string();
+            ConfigError {
+                origin: self.origin_of(&key),
+                key,
+                message,
+            }
+        })?;
+        if let Some(base) = &self.base_dir
+            && config.state_dir.is_relative()
+            && self.origin_of("stateDir").is_file()
+        {
+            config.state_dir = base.join(&config.state_dir);
+        }
+        if let Some(base) = &self.base_dir {
+            for (i, source) in config.sources.iter_mut().enumerate() {
+                if let SourceConfig::Dir(dir) = source
+                    && dir.path.is_relative()
+                    && self.origin_of(&format!("sources[{i}].path")).is_file()
+                {
+                    dir.path = base.join(&dir.path);
+                }
+            }
+        }
+        config.validate(|key| self.origin_of(key))?;
+        Ok(config)
+    }
+
+    /// The origin of `key`, or of the nearest enclosing key that has one.
+    pub fn origin_of(&self, key: &str) -> Origin {
+        let mut k = key.to_owned();
+        loop {
+            if let Some(o) = self.origins.get(&k) {
+                return o.clone();
+            }
+            // Children recorded under this key (the error names a parent of what was set).
+            if let Some((_, o)) = self
+                .origins
+                .range(k.clone()..)
+                .next()
+                .filter(|(c, _)| c.starts_with(&k) && !k.is_empty())
+            {
+                return o.clone();
+            }
+            match k.rfind(['.', '[']) {
+                Some(i) => k.truncate(i),
+                None => return Origin::Default,
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+fn dotted(path: &[Segment]) -> String {
+    let mut s = String::new();
+    for seg in path {
+        match seg {
+            Segment::Key(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            Segment::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+fn set(target: &mut Value, path: &[Segment], value: Value) {
+    match path.split_first() {
+        None => *target = value,
+        Some((seg, rest)) => set(child(target, seg), rest, value),
+    }
+}
+
+fn child<'v>(v: &'v mut Value, seg: &Segment) -> &'v mut Value {
+    match seg {
+        Segment::Key(k) => {
+            if !v.is_object() {
+                *v = Value::Object(Map::new());
+            }
+            v.as_object_mut()
+                .expect("object")
+                .entry(k.clone())
+                .or_insert_with(|| Value::Object(Map::new()))
+        }
+        Segment::Index(i) => {
+            if !v.is_array() {
+                *v = Value::Array(Vec::new());
+            }
+            let a = v.as_array_mut().expect("array");
+            while a.len() <= *i {
+                a.push(Value::Object(Map::new()));
+            }
+            &mut a[*i]
+        }
+    }
+}
+
+fn record_origins(key: &str, value: &Value, origin: &Origin, out: &mut BTreeMap<String, Origin>) {
+    out.insert(key.to_owned(), origin.clone());
+    match value {
+        Value::Object(m) => {
+            for (k, v) in m {
+                record_origins(&format!("{key}.{k}"), v, origin, out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                record_origins(&format!("{key}[{i}]"), v, origin, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `OWNER_RULES` -> `ownerRules`, `PUBLIC_BASE_URL` -> `publicBaseUrl`.
+fn camel_case(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for (i, word) in segment.split('_').filter(|w| !w.is_empty()).enumerate() {
+        let lower = word.to_ascii_lowercase();
+        if i == 0 {
+            out.push_str(&lower);
+        } else {
+            let mut chars = lower.chars();
+            if let Some(c) = chars.next() {
+                out.push(c.to_ascii_uppercase());
+                out.extend(chars);
+            }
+        }
+    }
+    out
+}
+
+fn parse_scalar(raw: &str) -> Result<Value, String> {
+    if raw.trim().is_empty() {
+        return Ok(Value::String(raw.to_owned()));
+    }
+    let mut opts = serde_saphyr::Options::default();
+    opts.strict_booleans = true;
+    opts.leading_zero_numbers_as_strings = true;
+    opts.with_snippet = false;
+    serde_saphyr::from_str_with_options::<Value>(raw, opts)
+        .map(|v| {
+            if v.is_null() {
+                Value::String(raw.to_owned())
+            } else {
+                v
+            }
+        })
+        .map_err(|e| {
+            format!(
+                "not a valid YAML value: {}",
+                e.to_string().lines().next().unwrap_or("")
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::model::Format;
+    use crate::config::sources::{DirSourceConfig, Publish, default_include};
+    use serde_json::json;
+
+    fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.yaml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn env_overrides_file_and_flags_override_env() {
+        let (_d, path) = file("templates:\n  owner: group:default/file\n  namespace: fromfile\n");
+        let mut layers = Layers::new();
+        layers.file(&path).unwrap();
+        layers
+            .env([
+                (
+                    "ORCHESTRATOR_PROVIDER__TEMPLATES__OWNER".to_owned(),
+                    "group:default/env".to_owned(),
+                ),
+                (
+                    "ORCHESTRATOR_PROVIDER__PARSING__MAX_FILE_BYTES".to_owned(),
+                    "2048".to_owned(),
+                ),
+                ("OTHER".to_owned(), "ignored".to_owned()),
+            ])
+            .unwrap();
+        layers.flag("export.format", "--format", json!("json"));
+        let c = layers.build().unwrap();
+        assert_eq!(c.templates.owner, "group:default/env");
+        assert_eq!(c.templates.namespace, "fromfile");
+        assert_eq!(c.parsing.max_file_bytes, 2048);
+        assert_eq!(c.export.format, Format::Json);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_naming_key_and_file() {
+        let (_d, path) = file("templates:\n  ownr: me\n");
+        let err = Layers::new().file(&path).unwrap().build().unwrap_err();
+        assert_eq!(err.key, "templates.ownr");
+        assert_eq!(err.origin, Origin::File(path.clone()));
+        assert!(err.to_string().contains("unknown field `ownr`"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_env_value_names_the_variable() {
+        let err = Layers::new()
+            .env([(
+                "ORCHESTRATOR_PROVIDER__PARSING__MAX_FILE_BYTES".to_owned(),
+                "lots".to_owned(),
+            )])
+            .unwrap()
+            .build()
+            .unwrap_err();
+        assert_eq!(err.key, "parsing.maxFileBytes");
+        assert_eq!(
+            err.origin,
+            Origin::Env("ORCHESTRATOR_PROVIDER__PARSING__MAX_FILE_BYTES".into())
+        );
+    }
+
+    #[test]
+    fn env_can_set_list_items_by_index() {
+        let c = Layers::new()
+            .env([
+                (
+                    "ORCHESTRATOR_PROVIDER__SOURCES__0__TYPE".to_owned(),
+                    "dir".to_owned(),
+                ),
+                (
+                    "ORCHESTRATOR_PROVIDER__SOURCES__0__PATH".to_owned(),
+                    "/srv/flows".to_owned(),
+                ),
+            ])
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(
+            c.sources,
+            [SourceConfig::Dir(DirSourceConfig {
+                path: "/srv/flows".into(),
+                include: default_include(),
+                exclude: vec![],
+                watch: true,
+            })]
+        );
+    }
+
+    #[test]
+    fn relative_source_paths_are_relative_to_the_config_file() {
+        let (d, path) = file("sources:\n  - type: dir\n    path: flows\n");
+        let c = Layers::new().file(&path).unwrap().build().unwrap();
+        let SourceConfig::Dir(dir) = &c.sources[0] else {
+            panic!("a dir source")
+        };
+        assert_eq!(dir.path, d.path().join("flows"));
+    }
+
+    #[test]
+    fn data_index_and_git_sources_read_with_defaults() {
+        let (_d, path) = file(
+            "sources:\n  - type: dataIndex\n    url: http://di:8080\n  - type: git\n    url: https://github.com/o/r\n    ref: v1\n",
+        );
+        let c = Layers::new().file(&path).unwrap().build().unwrap();
+        let SourceConfig::DataIndex(di) = &c.sources[0] else {
+            panic!("a dataIndex source")
+        };
+        assert_eq!(di.page_size, 1000);
+        assert_eq!(di.publish, Publish::Deployed);
+        assert!(!di.include_unavailable && di.fetch_input_schema);
+        let SourceConfig::Git(git) = &c.sources[1] else {
+            panic!("a git source")
+        };
+        assert_eq!(git.reference, "v1");
+        let (_d, path) = file("sources:\n  - type: dataIndex\n    url: di:8080\n");
+        let e = Layers::new().file(&path).unwrap().build().unwrap_err();
+        assert_eq!(e.key, "sources[0].url");
+        let (_d, path) =
+            file("sources:\n  - type: dataIndex\n    url: http://x\n    publish: some\n");
+        let e = Layers::new().file(&path).unwrap().build().unwrap_err();
+        assert!(e.key.starts_with("sources[0]"), "{e}");
+    }
+
+    #[test]
+    fn invalid_globs_and_rules_are_reported_by_key() {
+        let (_d, path) = file("templates:\n  ownerRules:\n    - owner: x\n");
+        let err = Layers::new().file(&path).unwrap().build().unwrap_err();
+        assert_eq!(err.key, "templates.ownerRules[0]");
+        let (_d, path) = file("sources:\n  - type: dir\n    path: .\n    include: ['a[']\n");
+        let err = Layers::new().file(&path).unwrap().build().unwrap_err();
+        assert_eq!(err.key, "sources[0].include[0]");
+    }
+
+    #[test]
+    fn the_shipped_example_config_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.yaml");
+        Layers::new().file(&path).unwrap().build().unwrap();
+    }
+}

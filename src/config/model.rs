@@ -1,0 +1,295 @@
+//! The configuration's shape: [`Config`] and its sections, with their defaults. Plain data:
+//! nothing here reads a file, an environment variable or a secret.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::duration::Seconds;
+use super::sources::SourceConfig;
+
+/// `parsing.maxFileBytes` when not set: 1 MiB.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Config {
+    /// Where workflows are read from; none means the bundled examples.
+    #[serde(default)]
+    pub sources: Vec<SourceConfig>,
+    #[serde(default)]
+    pub parsing: ParsingConfig,
+    #[serde(default)]
+    pub templates: TemplatesConfig,
+    #[serde(default)]
+    pub export: ExportConfig,
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub catalog: CatalogConfig,
+    #[serde(default)]
+    pub sync: SyncConfig,
+    #[serde(default)]
+    pub logging: LoggingConfig,
+    #[serde(default)]
+    pub webhooks: WebhooksConfig,
+    #[serde(default)]
+    pub events: EventsConfig,
+    /// Where the daemon keeps state between runs: without a catalog, what it published (so that
+    /// a restart whose sources read empty is held by the delete guard). Relative to the
+    /// configuration file's folder when set there.
+    #[serde(default = "default_state_dir")]
+    pub state_dir: PathBuf,
+}
+
+fn default_state_dir() -> PathBuf {
+    PathBuf::from("./state")
+}
+
+/// The daemon's HTTP server.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: String,
+    /// The base URL under which Backstage reaches this server; default `http://<listen>`.
+    pub public_base_url: Option<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:7070".into(),
+            public_base_url: None,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// `publicBaseUrl` without a trailing slash.
+    pub fn base_url(&self) -> String {
+        self.public_base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+}
+
+/// The Backstage catalog the daemon keeps in step. Without `baseUrl`, it only serves.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct CatalogConfig {
+    pub base_url: Option<String>,
+    /// Environment variable holding the static token (Backstage `externalAccess`).
+    pub token_env: Option<String>,
+    /// File holding the token (a mounted secret).
+    pub token_file: Option<PathBuf>,
+    /// Refresh every managed entity this often (optional).
+    pub refresh_interval: Option<Seconds>,
+    /// Entity documents are served as this many shards, each a registered location.
+    pub shards: usize,
+    /// Catalog calls in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            token_env: None,
+            token_file: None,
+            refresh_interval: None,
+            shards: 32,
+            concurrency: 8,
+        }
+    }
+}
+
+/// The sync loop.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct SyncConfig {
+    /// Time between scheduled cycles (a tenth of it is added at random).
+    pub interval: Seconds,
+    /// A plan deleting more than this fraction of the published templates holds its deletions.
+    pub max_delete_fraction: f64,
+    /// ...unless it deletes no more than this many.
+    pub delete_guard_minimum: usize,
+    /// Quiet time after a file change before a cycle starts.
+    pub debounce: Seconds,
+    /// Environment variable holding the token `POST /sync` requires (optional).
+    pub trigger_token_env: Option<String>,
+    /// File holding that token.
+    pub trigger_token_file: Option<PathBuf>,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            interval: Seconds(60.0),
+            max_delete_fraction: 0.5,
+            delete_guard_minimum: 3,
+            debounce: Seconds(0.2),
+            trigger_token_env: None,
+            trigger_token_file: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct LoggingConfig {
+    pub format: LogFormat,
+    /// A tracing filter (`info`, `orchestrator_provider=debug`); `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            sources: Vec::new(),
+            parsing: ParsingConfig::default(),
+            templates: TemplatesConfig::default(),
+            export: ExportConfig::default(),
+            server: ServerConfig::default(),
+            catalog: CatalogConfig::default(),
+            sync: SyncConfig::default(),
+            logging: LoggingConfig::default(),
+            webhooks: WebhooksConfig::default(),
+            events: EventsConfig::default(),
+            state_dir: default_state_dir(),
+        }
+    }
+}
+
+/// Push webhooks from git forges (served on the daemon's server).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// `POST /webhooks/github`, verified with `X-Hub-Signature-256`.
+    pub github: Option<SecretConfig>,
+    /// `POST /webhooks/gitlab`, verified with `X-Gitlab-Token`.
+    pub gitlab: Option<SecretConfig>,
+    /// Larger bodies are refused with 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            github: None,
+            gitlab: None,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// `POST /events` (CloudEvents).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EventsConfig {
+    /// Environment variable holding a token `POST /events` then requires
+    /// (`Authorization: Bearer <token>`); unset: open, as Knative brokers post without one.
+    pub token_env: Option<String>,
+    /// File holding that token.
+    pub token_file: Option<PathBuf>,
+}
+
+/// A shared secret from an environment variable or a file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretConfig {
+    pub secret_env: Option<String>,
+    pub secret_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ParsingConfig {
+    /// Files over this size are refused (one error each) instead of parsed.
+    pub max_file_bytes: u64,
+    /// Folder suffixes that are classpath roots for `classpath:` schema references.
+    pub resource_roots: Vec<String>,
+}
+
+impl Default for ParsingConfig {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            resource_roots: vec!["src/main/resources".into()],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct TemplatesConfig {
+    pub namespace: String,
+    /// `spec.type` of every template.
+    #[serde(rename = "type")]
+    pub spec_type: String,
+    /// `spec.owner` when no rule matches.
+    pub owner: String,
+    pub owner_rules: Vec<OwnerRuleConfig>,
+    pub system: Option<String>,
+    pub lifecycle: Option<String>,
+    /// The scaffolder action of the step that runs the workflow.
+    pub action: String,
+}
+
+impl Default for TemplatesConfig {
+    fn default() -> Self {
+        Self {
+            namespace: "default".into(),
+            spec_type: "workflow".into(),
+            owner: "unknown".into(),
+            owner_rules: Vec::new(),
+            system: None,
+            lifecycle: None,
+            action: "orchestrator:workflow:run".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OwnerRuleConfig {
+    /// Glob over the workflow file's path relative to its source.
+    pub path: Option<String>,
+    /// Glob over the workflow id.
+    pub id: Option<String>,
+    pub owner: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    #[default]
+    Yaml,
+    Json,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ExportConfig {
+    pub format: Format,
+}

@@ -1,0 +1,67 @@
+//! What the mapper takes from the configuration: namespace, type, owner (by rule), system,
+//! lifecycle and the scaffolder action.
+
+use crate::config::TemplatesConfig;
+
+/// Who owns a template, decided per workflow: the first rule that matches wins, else the default.
+#[derive(Debug, Clone)]
+pub struct OwnerRule {
+    /// Glob over the workflow file's path relative to its source root (`team-a/**`).
+    pub path: Option<globset::GlobMatcher>,
+    /// Glob over the workflow id (`billing-*`).
+    pub id: Option<globset::GlobMatcher>,
+    /// The owner entity ref, e.g. `group:default/team-a`.
+    pub owner: String,
+}
+
+/// Everything the mapper takes from configuration.
+#[derive(Debug, Clone)]
+pub struct MapOptions {
+    /// `metadata.namespace` of every template.
+    pub namespace: String,
+    /// `spec.type` (the legacy orchestrator card keys on `workflow`).
+    pub spec_type: String,
+    /// `spec.owner` when no rule matches.
+    pub owner: String,
+    pub owner_rules: Vec<OwnerRule>,
+    pub system: Option<String>,
+    pub lifecycle: Option<String>,
+    /// The scaffolder action that runs a workflow.
+    pub action: String,
+}
+
+impl MapOptions {
+    /// The options the `templates` section of the configuration describes (its globs were
+    /// checked when the configuration was built).
+    pub fn from_config(t: &TemplatesConfig) -> Self {
+        let matcher = |g: &Option<String>| {
+            g.as_ref()
+                .map(|g| globset::Glob::new(g).expect("validated").compile_matcher())
+        };
+        MapOptions {
+            namespace: t.namespace.clone(),
+            spec_type: t.spec_type.clone(),
+            owner: t.owner.clone(),
+            owner_rules: t
+                .owner_rules
+                .iter()
+                .map(|r| OwnerRule {
+                    path: matcher(&r.path),
+                    id: matcher(&r.id),
+                    owner: r.owner.clone(),
+                })
+                .collect(),
+            system: t.system.clone(),
+            lifecycle: t.lifecycle.clone(),
+            action: t.action.clone(),
+        }
+    }
+}
+
+/// The configuration's defaults (`templates`: namespace `default`, type `workflow`, owner
+/// `unknown`, action `orchestrator:workflow:run`).
+impl Default for MapOptions {
+    fn default() -> Self {
+        Self::from_config(&TemplatesConfig::default())
+    }
+}
