@@ -1,0 +1,59 @@
+//! The desired templates: the sources' last good snapshots merged and mapped, off the async
+//! runtime (it is CPU work). A template equal to the one mapped last time keeps its rendered
+//! document, so only what changed is rendered and compared again.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::pipeline::{self, SourceRead};
+use crate::plan::{Entities, Item};
+use crate::telemetry;
+use crate::workflow::Severity;
+
+/// Maps `reads`; returns the templates by name and the number of errors and warnings (each
+/// diagnostic is logged).
+pub(super) async fn map(
+    config: &Config,
+    reads: Vec<SourceRead>,
+    previous: Option<Arc<Entities>>,
+) -> (Entities, (usize, usize)) {
+    let config = config.clone();
+    let (entities, diagnostics) = tokio::task::spawn_blocking(move || {
+        use rayon::prelude::*;
+        let outcome = pipeline::assemble(&config, &reads);
+        let items: Vec<Arc<Item>> = outcome
+            .templates
+            .into_par_iter()
+            .map(
+                |t| match previous.as_ref().and_then(|p| p.get(&t.metadata.name)) {
+                    Some(old) if old.template == t => old.clone(),
+                    _ => Arc::new(Item::new(t)),
+                },
+            )
+            .collect();
+        let entities: Entities = items
+            .into_iter()
+            .map(|i| (i.name().to_owned(), i))
+            .collect();
+        (entities, outcome.diagnostics)
+    })
+    .await
+    .expect("mapping panicked");
+    let mut counts = (0, 0);
+    for d in &diagnostics {
+        match d.severity {
+            Severity::Error => {
+                counts.0 += 1;
+                tracing::warn!(file = %d.file, workflow = d.workflow_id.as_deref().unwrap_or(""), "{}", d.message);
+            }
+            Severity::Warning => {
+                counts.1 += 1;
+                tracing::info!(file = %d.file, workflow = d.workflow_id.as_deref().unwrap_or(""), "{}", d.message);
+            }
+        }
+    }
+    if counts.0 > 0 {
+        metrics::counter!(telemetry::ERRORS, "kind" => "workflow").increment(counts.0 as u64);
+    }
+    (entities, counts)
+}
