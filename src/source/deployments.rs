@@ -370,20 +370,8 @@ pub fn management_url(service_url: &str, id: &str) -> String {
     format!(
         "{}/management/processes/{}",
         service_url.trim_end_matches('/'),
-        percent_encode_segment(id)
+        crate::workflow::percent_encode_segment(id)
     )
-}
-
-fn percent_encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// The `inputSchema` of a workflow service's management answer.

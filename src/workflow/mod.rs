@@ -16,8 +16,8 @@ pub use parse::{
     ParsedWorkflow, parse_file,
 };
 pub use schema::{SchemaError, SchemaResolver, resolve_input_schema};
-pub(crate) use tree::percent_decode;
 pub use tree::{DirTree, MemoryTree, Overlay, Tree, TreeError, join, parent};
+pub(crate) use tree::{percent_decode, percent_encode_segment};
 
 use std::collections::BTreeMap;
 

@@ -274,6 +274,20 @@ impl Tree for Overlay<'_> {
     }
 }
 
+/// Percent-encodes everything but the unreserved characters (`A-Z a-z 0-9 - . _ ~`): one URL
+/// path segment (a workflow id in a URL).
+pub(crate) fn percent_encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Decodes `%XX` escapes (URL paths and userinfo, JSON pointers in `$ref`s); anything else,
 /// a malformed escape included, stays as written.
 pub(crate) fn percent_decode(s: &str) -> String {
