@@ -191,6 +191,11 @@ pub fn assemble(config: &Config, reads: &[SourceRead]) -> Outcome {
                 .or_insert_with(|| (wf.origin.path.clone(), wf));
         }
     }
+    // Where each workflow was read, for the mapping's diagnostics.
+    let places: BTreeMap<String, String> = by_id
+        .iter()
+        .map(|(id, (place, _))| ((*id).to_owned(), place.clone()))
+        .collect();
     let workflows: Vec<Cow<'_, Workflow>> = if deployers.is_empty() {
         by_id
             .into_values()
@@ -229,10 +234,21 @@ pub fn assemble(config: &Config, reads: &[SourceRead]) -> Outcome {
             })
             .collect()
     };
-    let templates = entity::map_all(
+    let (templates, mapping) = entity::map_all_with_diagnostics(
         &workflows,
         &entity::MapOptions::from_config(&config.templates),
     );
+    diagnostics.extend(mapping.into_iter().map(|d| {
+        Diagnostic {
+            file: d
+                .workflow_id
+                .as_ref()
+                .and_then(|id| places.get(id))
+                .cloned()
+                .unwrap_or(d.file),
+            ..d
+        }
+    }));
     diagnostics.sort();
     Outcome {
         templates,

@@ -411,6 +411,44 @@ mod tests {
     }
 
     #[test]
+    fn widget_policy_and_orchestrator_url_are_read_from_file_and_env() {
+        use crate::config::model::WidgetPolicyName;
+        let (_d, path) = file(
+            "templates:\n  widgets:\n    policy: keep\n    allow: [CountryWidget]\n  orchestratorUrl: https://rhdh.example.com/\n",
+        );
+        let c = Layers::new().file(&path).unwrap().build().unwrap();
+        assert_eq!(c.templates.widgets.policy, WidgetPolicyName::Keep);
+        assert_eq!(c.templates.widgets.allow, ["CountryWidget"]);
+        assert_eq!(
+            c.templates.orchestrator_url.as_deref(),
+            Some("https://rhdh.example.com/")
+        );
+        let c = Layers::new().build().unwrap();
+        assert_eq!(c.templates.widgets.policy, WidgetPolicyName::Portable);
+        assert!(c.templates.widgets.allow.is_empty() && c.templates.orchestrator_url.is_none());
+        let c = Layers::new()
+            .env([(
+                "ORCHESTRATOR_PROVIDER__TEMPLATES__WIDGETS__POLICY".to_owned(),
+                "keep".to_owned(),
+            )])
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(c.templates.widgets.policy, WidgetPolicyName::Keep);
+    }
+
+    #[test]
+    fn a_bad_widget_policy_or_orchestrator_url_names_the_key() {
+        let (_d, path) = file("templates:\n  widgets:\n    policy: strict\n");
+        let err = Layers::new().file(&path).unwrap().build().unwrap_err();
+        assert_eq!(err.key, "templates.widgets.policy");
+        assert!(err.to_string().contains("portable"), "{err}");
+        let (_d, path) = file("templates:\n  orchestratorUrl: rhdh.example.com\n");
+        let err = Layers::new().file(&path).unwrap().build().unwrap_err();
+        assert_eq!(err.key, "templates.orchestratorUrl");
+    }
+
+    #[test]
     fn the_shipped_example_config_is_valid() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.yaml");
         Layers::new().file(&path).unwrap().build().unwrap();

@@ -254,6 +254,30 @@ pub struct TemplatesConfig {
     pub lifecycle: Option<String>,
     /// The scaffolder action of the step that runs the workflow.
     pub action: String,
+    /// Form widgets the stock scaffolder does not have.
+    pub widgets: WidgetsConfig,
+    /// The Backstage app's base URL: each template links to its workflow's Orchestrator page.
+    pub orchestrator_url: Option<String>,
+}
+
+/// `templates.widgets`: what happens to form widgets the stock scaffolder does not register.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct WidgetsConfig {
+    pub policy: WidgetPolicyName,
+    /// Widget names kept as they are whatever the policy (registered in your scaffolder).
+    pub allow: Vec<String>,
+}
+
+/// `templates.widgets.policy`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum WidgetPolicyName {
+    /// Replace each by the closest plain rendering the stock Create page has.
+    #[default]
+    Portable,
+    /// Copy them as they are.
+    Keep,
 }
 
 impl Default for TemplatesConfig {
@@ -266,6 +290,8 @@ impl Default for TemplatesConfig {
             system: None,
             lifecycle: None,
             action: "orchestrator:workflow:run".into(),
+            widgets: WidgetsConfig::default(),
+            orchestrator_url: None,
         }
     }
 }

@@ -107,6 +107,10 @@ impl Config {
         for (key, url) in [
             ("server.publicBaseUrl", &self.server.public_base_url),
             ("catalog.baseUrl", &self.catalog.base_url),
+            (
+                "templates.orchestratorUrl",
+                &self.templates.orchestrator_url,
+            ),
         ] {
             if let Some(u) = url
                 && !(u.starts_with("http://") || u.starts_with("https://"))

@@ -5,19 +5,19 @@
 //! rest per workflow; the output is sorted by name, so the same workflows in any order give the
 //! same entities and byte-identical YAML.
 
-use std::collections::BTreeMap;
-use std::path::Path;
-
 use std::borrow::Borrow;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::escape::literal;
-use super::form;
+use super::links::{EntityLink, links};
 use super::name::{assign_names, is_valid_tag, sanitize_tag};
 use super::options::{MapOptions, OwnerRule};
-use crate::workflow::Workflow;
+use super::{form, stock_form};
+use crate::workflow::{Diagnostic, Workflow};
 
 /// `apiVersion` of every Template.
 pub const API_VERSION: &str = "scaffolder.backstage.io/v1beta3";
@@ -47,6 +47,9 @@ pub mod annotation {
     pub const SERVICE_URL: &str = "orchestrator.io/service-url";
     /// The version the Data Index reports as deployed.
     pub const DEPLOYED_VERSION: &str = "orchestrator.io/deployed-version";
+    /// The form widgets replaced or removed for the stock Create page, comma-separated, sorted
+    /// (see [`stock_form`](super::super::stock_form)); absent when the form is whole.
+    pub const FORM_DEGRADED: &str = "orchestrator.io/form-degraded";
 }
 
 /// A Backstage scaffolder Template entity, fields in the order they are written.
@@ -68,6 +71,9 @@ pub struct Metadata {
     pub description: Option<String>,
     pub tags: Vec<String>,
     pub annotations: BTreeMap<String, String>,
+    /// See [`links`]: in [`LinkKind`](super::LinkKind) order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<EntityLink>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -119,19 +125,37 @@ pub struct Link {
 /// ids, so they are valid, distinct under Backstage's case-insensitive comparison, and do not
 /// depend on the order of `workflows`.
 pub fn map_all<W: Borrow<Workflow> + Sync>(workflows: &[W], opts: &MapOptions) -> Vec<Template> {
+    map_all_with_diagnostics(workflows, opts).0
+}
+
+/// [`map_all`], and a warning for each change the mapping made to a form so that it renders on
+/// the Create page (naming the workflow's file, its id, the field and the widget), in template
+/// order.
+pub fn map_all_with_diagnostics<W: Borrow<Workflow> + Sync>(
+    workflows: &[W],
+    opts: &MapOptions,
+) -> (Vec<Template>, Vec<Diagnostic>) {
     let ids: Vec<&str> = workflows.iter().map(|w| w.borrow().id.as_str()).collect();
     let names = assign_names(&ids);
     // Names need the whole set; each template then maps on its own, on every core.
-    let mut templates: Vec<Template> = workflows
+    let mut mapped: Vec<(Template, Vec<Diagnostic>)> = workflows
         .par_iter()
         .zip(names)
         .map(|(workflow, name)| map_one(workflow.borrow(), name, opts))
         .collect();
-    templates.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-    templates
+    mapped.sort_by(|a, b| a.0.metadata.name.cmp(&b.0.metadata.name));
+    let mut diagnostics = Vec::new();
+    let templates = mapped
+        .into_iter()
+        .map(|(template, notes)| {
+            diagnostics.extend(notes);
+            template
+        })
+        .collect();
+    (templates, diagnostics)
 }
 
-fn map_one(workflow: &Workflow, name: String, opts: &MapOptions) -> Template {
+fn map_one(workflow: &Workflow, name: String, opts: &MapOptions) -> (Template, Vec<Diagnostic>) {
     let id = workflow.id.as_str();
     let title = workflow
         .name
@@ -146,12 +170,23 @@ fn map_one(workflow: &Workflow, name: String, opts: &MapOptions) -> Template {
         .map(str::trim)
         .filter(|d| !d.is_empty())
         .map(str::to_owned);
-    let parameters = match &workflow.input_schema {
+    let mut parameters = match &workflow.input_schema {
         Some(schema) => form::parameters(schema, &title),
         None => serde_json::json!([]),
     };
+    let changes = stock_form::fit(&mut parameters, &opts.widgets);
+    let mut annotations = annotations(workflow);
+    let degraded: BTreeSet<&str> = changes.iter().filter_map(|c| c.widget.as_deref()).collect();
+    if !degraded.is_empty() {
+        let list: Vec<&str> = degraded.into_iter().collect();
+        annotations.insert(annotation::FORM_DEGRADED.into(), list.join(","));
+    }
+    let diagnostics = changes
+        .into_iter()
+        .map(|c| Diagnostic::warning(&workflow.origin.path, Some(id), c.message))
+        .collect();
 
-    Template {
+    let template = Template {
         api_version: API_VERSION.into(),
         kind: "Template".into(),
         metadata: Metadata {
@@ -160,7 +195,8 @@ fn map_one(workflow: &Workflow, name: String, opts: &MapOptions) -> Template {
             title,
             description,
             tags: tags(&workflow.annotations),
-            annotations: annotations(workflow),
+            annotations,
+            links: links(workflow, opts),
         },
         spec: TemplateSpec {
             spec_type: opts.spec_type.clone(),
@@ -184,7 +220,8 @@ fn map_one(workflow: &Workflow, name: String, opts: &MapOptions) -> Template {
                 }],
             },
         },
-    }
+    };
+    (template, diagnostics)
 }
 
 /// `orchestrator`, then the category of each `workflow-type/<category>` annotation (as a tag),
@@ -452,6 +489,51 @@ mod tests {
             .map(|t| t.metadata.name)
             .collect();
         assert_eq!(names, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn a_degraded_form_is_annotated_and_each_change_is_a_warning_naming_the_workflow() {
+        let mut w = workflow("courses");
+        w.input_schema = Some(json!({"type": "object", "properties": {
+            "name": {"type": "string", "ui:widget": "ActiveTextInput"},
+            "up": {"type": "string", "ui:widget": "SchemaUpdater"},
+            "also": {"type": "string", "ui:widget": "ActiveTextInput"}
+        }}));
+        let (templates, diagnostics) = map_all_with_diagnostics(&[w], &MapOptions::default());
+        assert_eq!(
+            templates[0].metadata.annotations[annotation::FORM_DEGRADED],
+            "ActiveTextInput,SchemaUpdater"
+        );
+        assert_eq!(diagnostics.len(), 3);
+        for d in &diagnostics {
+            assert_eq!(d.severity, crate::workflow::Severity::Warning);
+            assert_eq!(d.file, "flows/courses.sw.yaml");
+            assert_eq!(d.workflow_id.as_deref(), Some("courses"));
+        }
+        let whole = map_single(workflow("plain"), &MapOptions::default());
+        assert!(
+            !whole
+                .metadata
+                .annotations
+                .contains_key(annotation::FORM_DEGRADED)
+        );
+    }
+
+    #[test]
+    fn links_are_written_after_the_annotations_and_only_when_there_are_some() {
+        let plain = to_yaml_one(&map_single(workflow("hello"), &MapOptions::default()));
+        assert!(!plain.contains("\n  links:"), "{plain}");
+        let opts = MapOptions {
+            orchestrator_url: Some("https://rhdh.example.com".into()),
+            ..MapOptions::default()
+        };
+        let yaml = to_yaml_one(&map_single(workflow("hello"), &opts));
+        assert!(
+            yaml.contains(
+                "  links:\n  - url: https://rhdh.example.com/orchestrator/workflows/hello/execute\n    title: Run in the Orchestrator\nspec:"
+            ),
+            "{yaml}"
+        );
     }
 
     #[test]

@@ -6,17 +6,23 @@
 //!
 //! - [`name`]: valid Backstage names and tags, and the collision rule ([`assign_names`]).
 //! - [`form`]: the input JSON Schema as scaffolder form pages (`spec.parameters`).
+//! - [`stock_form`]: the pages fitted to the stock Create page (the widget policy).
+//! - [`links`]: `metadata.links`, in one fixed order.
 //! - [`escape`]: keeps workflow text literal where the scaffolder evaluates `${{ }}`.
 //! - [`map`]: the [`Template`] entity, [`map_all`] and YAML output.
 //! - [`options`]: [`MapOptions`], what the mapper takes from the configuration.
 
 pub mod escape;
 pub mod form;
+pub mod links;
 pub mod map;
 pub mod name;
 pub mod options;
+pub mod stock_form;
 
 pub use escape::literal;
-pub use map::{Template, map_all, to_yaml, to_yaml_one};
+pub use links::{EntityLink, LinkKind};
+pub use map::{Template, map_all, map_all_with_diagnostics, to_yaml, to_yaml_one};
 pub use name::{assign_names, is_valid_name, is_valid_tag, sanitize};
 pub use options::{MapOptions, OwnerRule};
+pub use stock_form::WidgetPolicy;

@@ -1,7 +1,8 @@
 //! What the mapper takes from the configuration: namespace, type, owner (by rule), system,
-//! lifecycle and the scaffolder action.
+//! lifecycle, the scaffolder action, the widget policy and the Orchestrator's URL.
 
-use crate::config::TemplatesConfig;
+use super::stock_form::{Policy, WidgetPolicy};
+use crate::config::{TemplatesConfig, WidgetPolicyName};
 
 /// Who owns a template, decided per workflow: the first rule that matches wins, else the default.
 #[derive(Debug, Clone)]
@@ -28,6 +29,10 @@ pub struct MapOptions {
     pub lifecycle: Option<String>,
     /// The scaffolder action that runs a workflow.
     pub action: String,
+    /// What happens to form widgets the stock scaffolder does not have.
+    pub widgets: WidgetPolicy,
+    /// The Backstage app's base URL, for the "Run in the Orchestrator" link; none: no link.
+    pub orchestrator_url: Option<String>,
 }
 
 impl MapOptions {
@@ -54,14 +59,50 @@ impl MapOptions {
             system: t.system.clone(),
             lifecycle: t.lifecycle.clone(),
             action: t.action.clone(),
+            widgets: WidgetPolicy {
+                policy: match t.widgets.policy {
+                    WidgetPolicyName::Portable => Policy::Portable,
+                    WidgetPolicyName::Keep => Policy::Keep,
+                },
+                allow: t.widgets.allow.iter().cloned().collect(),
+            },
+            orchestrator_url: t.orchestrator_url.clone(),
         }
     }
 }
 
 /// The configuration's defaults (`templates`: namespace `default`, type `workflow`, owner
-/// `unknown`, action `orchestrator:workflow:run`).
+/// `unknown`, action `orchestrator:workflow:run`, widget policy `portable`, no Orchestrator URL).
 impl Default for MapOptions {
     fn default() -> Self {
         Self::from_config(&TemplatesConfig::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::WidgetsConfig;
+
+    #[test]
+    fn the_widget_policy_and_orchestrator_url_reach_the_mapper() {
+        let t = TemplatesConfig {
+            widgets: WidgetsConfig {
+                policy: WidgetPolicyName::Keep,
+                allow: vec!["CountryWidget".into()],
+            },
+            orchestrator_url: Some("https://rhdh.example.com".into()),
+            ..TemplatesConfig::default()
+        };
+        let m = MapOptions::from_config(&t);
+        assert_eq!(m.widgets.policy, Policy::Keep);
+        assert_eq!(m.widgets.allow, ["CountryWidget".to_owned()].into());
+        assert_eq!(
+            m.orchestrator_url.as_deref(),
+            Some("https://rhdh.example.com")
+        );
+        let d = MapOptions::default();
+        assert_eq!(d.widgets, WidgetPolicy::default());
+        assert_eq!(d.orchestrator_url, None);
     }
 }
