@@ -42,6 +42,8 @@ fn main() {
     let http = git_server::GitHttp::start(&srv, TOKEN);
     let catalog = Catalog::start_with(Options {
         processing_seconds: Some(600),
+        // What a catalog runs unless tuned (the tests' 100 ms shortens the wait).
+        default_stitching: true,
         ..Default::default()
     })
     .expect("the benchmark needs the real catalog (Node.js and npm)");

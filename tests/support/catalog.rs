@@ -26,6 +26,10 @@
 //! * `BACKSTAGE_TEST_PROCESSING_SECONDS` sets `catalog.processingInterval`;
 //!   the default is 600 s, so only explicit API calls (register / refresh /
 //!   delete) make changes visible.
+//! * The stitcher polls every 100 ms (`catalog.stitchingStrategy.pollingInterval`
+//!   in the test-only `app-config.test-stitching.yaml`), not the catalog's 1 s:
+//!   a refreshed entity shows after a median 0.6 s instead of 1.4 s.
+//!   [`Options::default_stitching`] keeps the catalog's own default.
 //! * [`Catalog::start`] and `Drop` block (about 3.5 s and 2 s). In an async
 //!   test call them before spawning other tasks, or use [`Catalog::start_async`].
 //! * Every backend is started with `BACKSTAGE_WATCH_PID=<this process>` and
@@ -67,6 +71,9 @@ pub struct Options {
     /// Listen on exactly this port (a test that points a client at it before the catalog
     /// runs); default a free port. A fixed port is not retried on EADDRINUSE: start panics.
     pub port: Option<u16>,
+    /// The catalog's own stitching poll (1 s) instead of the tests' 100 ms
+    /// (`tests/e2e/backstage/app-config.test-stitching.yaml`).
+    pub default_stitching: bool,
 }
 
 /// A running real Backstage catalog. Stopped by `Drop` (or [`Catalog::stop`]).
@@ -218,6 +225,11 @@ impl Catalog {
                 })
                 .unwrap_or(DEFAULT_PROCESSING_SECONDS)
         });
+        let stitching = if opts.default_stitching {
+            "default"
+        } else {
+            "test"
+        };
         let run_dir = tempfile::Builder::new()
             .prefix("backstage-catalog-")
             .tempdir()
@@ -242,6 +254,7 @@ impl Catalog {
                 .env("BACKSTAGE_LOG", &log_path)
                 .env("BACKSTAGE_PID_FILE", &pid_file)
                 .env("BACKSTAGE_PROCESSING_SECONDS", processing.to_string())
+                .env("BACKSTAGE_STITCHING", stitching)
                 .env("BACKSTAGE_WATCH_PID", std::process::id().to_string());
             match &opts.db_dir {
                 Some(d) => cmd.env("BACKSTAGE_DB_DIR", d),
@@ -261,8 +274,13 @@ impl Catalog {
                         )
                     });
                 eprintln!(
-                    "catalog harness: {} (processing {processing} s, run dir {})",
+                    "catalog harness: {} (processing {processing} s, stitching {}, run dir {})",
                     String::from_utf8_lossy(&out.stdout).trim(),
+                    if opts.default_stitching {
+                        "1 s (the catalog's default)"
+                    } else {
+                        "100 ms"
+                    },
                     run_dir.display()
                 );
                 let http = reqwest::Client::builder()

@@ -1,7 +1,8 @@
 // Real Backstage backend, catalog only (+ kind: Template support), used as a
 // test peer by the Rust integration tests (tests/support/catalog.rs).
 // Plain CommonJS, no TypeScript build. Start it with ./start.sh, which cd's
-// here so that ./app-config.yaml is picked up. APP_CONFIG_<path> env vars
+// here and passes `--config app-config.yaml` (plus the test-only
+// `--config app-config.test-stitching.yaml`). APP_CONFIG_<path> env vars
 // override single keys, e.g. APP_CONFIG_catalog_rules='[{"allow":["Component"]}]'.
 //
 // Env:

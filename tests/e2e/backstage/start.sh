@@ -11,6 +11,8 @@
 #   BACKSTAGE_PID_FILE           pid file     (default run/backend.pid)
 #   BACKSTAGE_PROCESSING_SECONDS catalog.processingInterval (default 600, see app-config.yaml)
 #   BACKSTAGE_DB_DIR             directory for persistent sqlite files; default in-memory
+#   BACKSTAGE_STITCHING          `test` (default): also load app-config.test-stitching.yaml
+#                                (stitcher polls every 100 ms); `default`: the catalog's own 1 s
 #   BACKSTAGE_WATCH_PID          backend exits when this pid is gone (see index.js)
 #   READY_TIMEOUT                seconds to wait for readiness (default 120)
 # Relative paths are taken relative to the caller's cwd.
@@ -30,7 +32,7 @@ while [[ $# -gt 0 ]]; do
     --token) TOKEN=$2; shift 2 ;;
     --log) LOG=$2; shift 2 ;;
     --pid-file) PIDFILE=$2; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "start.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -51,11 +53,19 @@ if [[ -f $PIDFILE ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
   echo "start.sh: already running: pid $(cat "$PIDFILE") (pid file $PIDFILE)" >&2; exit 1
 fi
 
+# The configuration: app-config.yaml, plus the test-only stitching interval unless asked not to.
+CONFIG=(--config app-config.yaml)
+case ${BACKSTAGE_STITCHING:-test} in
+  test) CONFIG+=(--config app-config.test-stitching.yaml) ;;
+  default) ;;
+  *) echo "start.sh: BACKSTAGE_STITCHING must be 'test' or 'default', not '$BACKSTAGE_STITCHING'" >&2; exit 2 ;;
+esac
+
 now() { date +%s.%N; }
 t0=$(now)
 # No setsid: the backend stays in the caller's process group, so Ctrl-C on
 # `cargo test` stops it too.
-nohup node index.js >"$LOG" 2>&1 </dev/null &
+nohup node index.js "${CONFIG[@]}" >"$LOG" 2>&1 </dev/null &
 PID=$!
 echo "$PID" >"$PIDFILE"
 
