@@ -11,6 +11,8 @@
 mod data_index_fixture;
 #[path = "support/process.rs"]
 mod process;
+#[path = "../tests/support/shared.rs"]
+mod shared;
 #[allow(dead_code)] // the failure switch is for tests
 #[path = "../tests/support/workflow_service.rs"]
 mod workflow_service;

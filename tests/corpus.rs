@@ -6,6 +6,9 @@
 //! 244 distinct ids; 2 files are invalid YAML, 1 document has no id, 1 (`invalid`) has no
 //! states, and 192 documents repeat an id defined in an earlier file.
 
+#[path = "support/shared.rs"]
+mod shared;
+
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -15,15 +18,15 @@ use orchestrator_provider::pipeline;
 use orchestrator_provider::workflow::Severity;
 
 fn corpus() -> Option<PathBuf> {
-    // `$ORCHESTRATOR_PROVIDER_SHARED` stands for `../shared` (a worktree has none beside it).
-    let shared = std::env::var_os("ORCHESTRATOR_PROVIDER_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    let path = shared.join("corpus/workflows");
+    let path = shared::dir().join("corpus/workflows");
     if path.is_dir() {
         Some(path)
     } else {
-        println!("skipped: {} does not exist", path.display());
+        println!(
+            "skipped: {} does not exist (set {} to the shared folder)",
+            path.display(),
+            shared::SHARED_ENV
+        );
         None
     }
 }

@@ -16,6 +16,8 @@ mod daemon;
 mod data_index_fixture;
 #[path = "support/git_server.rs"]
 mod git_server;
+#[path = "support/shared.rs"]
+mod shared;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -929,9 +931,13 @@ async fn two_daemons_with_the_same_config_agree_without_duplicates_or_flapping()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_corpus_template_passes_the_catalogs_validation() {
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/workflows");
+    let corpus = shared::dir().join("corpus/workflows");
     if !corpus.is_dir() {
-        println!("skipped: {} does not exist", corpus.display());
+        println!(
+            "skipped: {} does not exist (set {} to the shared folder)",
+            corpus.display(),
+            shared::SHARED_ENV
+        );
         return;
     }
     let _slot = slot();

@@ -4,6 +4,8 @@
 
 #[path = "support/data_index_fixture.rs"]
 mod data_index_fixture;
+#[path = "support/shared.rs"]
+mod shared;
 
 use std::cmp::Ordering;
 use std::time::Duration;

@@ -5,6 +5,8 @@
 
 #[path = "support/data_index_fixture.rs"]
 mod data_index_fixture;
+#[path = "support/shared.rs"]
+mod shared;
 #[path = "support/workflow_service.rs"]
 mod workflow_service;
 

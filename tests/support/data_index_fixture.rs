@@ -3,9 +3,12 @@
 //! ```ignore
 //! #[path = "support/data_index_fixture.rs"]
 //! mod data_index_fixture;
+//! #[path = "support/shared.rs"]
+//! mod shared; // where the SDLs are
 //! use data_index_fixture::{Fixture, Release, Fault};
 //!
-//! // None (after printing "skipped: ...") when ../shared/corpus/data-index is absent.
+//! // None (after printing "skipped: ...") when ../shared/corpus/data-index is absent
+//! // (see tests/support/shared.rs for a checkout elsewhere).
 //! let Some(di) = Fixture::start(Release::V10_2, rows).await else { return };
 //! di.set_fault(Fault::Http500);
 //! assert_eq!(di.requests(), 3);
@@ -46,6 +49,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
+
+use super::shared;
 
 /// The Data Index releases whose SDL is in the corpus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,9 +107,9 @@ impl Release {
     }
 }
 
-/// `../shared/corpus/data-index`, when it is there.
+/// `../shared/corpus/data-index` (or under `$ORCHESTRATOR_PROVIDER_SHARED`), when it is there.
 pub fn corpus_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/data-index");
+    let dir = shared::dir().join("corpus/data-index");
     dir.is_dir().then_some(dir)
 }
 
@@ -112,8 +117,10 @@ pub fn corpus_dir() -> Option<PathBuf> {
 pub fn load_schema(release: Release) -> Option<Valid<Schema>> {
     let Some(dir) = corpus_dir() else {
         println!(
-            "skipped: ../shared/corpus/data-index is absent (the Data Index SDL of release {})",
-            release.name()
+            "skipped: {} is absent (the Data Index SDL of release {}; set {} to the shared folder)",
+            shared::dir().join("corpus/data-index").display(),
+            release.name(),
+            shared::SHARED_ENV
         );
         return None;
     };
