@@ -2,9 +2,16 @@
 //! (tests/support/catalog.rs), asserting only what the catalog's REST API returns.
 //!
 //! Every test starts its own catalog (processing interval 600 s, so only the daemon's explicit
-//! calls make changes visible) and its own daemon(s) over a temp copy of `fixtures/workflows`.
-//! At most [`PARALLEL`] tests run at once, whatever `--test-threads` says, so the timing
-//! assertions (edit or delete visible within 5 s) hold on a small machine.
+//! calls make changes visible; the stitcher polling every 100 ms, except in
+//! [`edited_workflow_updates_its_template_in_place`], which keeps the catalog's default 1 s)
+//! and its own daemon(s) over a temp copy of `fixtures/workflows`. At most [`PARALLEL`] tests
+//! run at once, whatever `--test-threads` says.
+//!
+//! No test holds a latency to a target: what reaches the catalog is waited for up to
+//! [`VISIBLE`], and the tests print how long it took. The targets are in the benchmarks
+//! (`BENCHMARKS.md`). Waiting for something to happen polls what shows it (the catalog's API,
+//! the daemon's `/status` and `/metrics`); a fixed sleep only gives something that must *not*
+//! happen the time to show up.
 //!
 //! With `ORCHESTRATOR_PROVIDER_SKIP_E2E=1` every test prints `skipped: ...` and passes.
 
@@ -43,7 +50,14 @@ const NAMES: [&str; 5] = [
 ];
 const ORIGIN: &str = "backstage.io/managed-by-origin-location";
 const ORPHAN: &str = "backstage.io/orphan";
+/// How long what a test waits for (a change in the catalog, a report in `/status`, a few sync
+/// cycles) may take before the test fails. Not a latency target: the catalog's own polls (1 s
+/// processing, 0.1 or 1 s stitching) put a change in its API 0.2 to 2.5 s after the daemon's
+/// call, and a loaded 2-core machine takes longer; this is at least 5 times the slowest median
+/// measured here (about 2 s) and never under 10 s. The tests print what they measured.
 const VISIBLE: Duration = Duration::from_secs(30);
+/// `orchestrator_provider_syncs_total`: counted when a cycle starts.
+const SYNCS: &str = "orchestrator_provider_syncs_total";
 /// `catalog.shards` (the default).
 const SHARDS: usize = 32;
 
@@ -100,6 +114,25 @@ where
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
+}
+
+/// Waits until `d` has run `n` whole sync cycles after this call (a cycle in flight now does not
+/// count): [`SYNCS`] is counted when a cycle starts, so it has moved by `n + 1`.
+async fn wait_for_cycles(d: &Daemon, n: u64) {
+    let start = d.metric(SYNCS).await;
+    eventually(
+        &format!("{n} sync cycles of the daemon at {}", d.url),
+        VISIBLE,
+        || async {
+            let started = d.metric(SYNCS).await - start;
+            if started >= (n + 1) as f64 {
+                Ok(())
+            } else {
+                Err(format!("{started} cycles started"))
+            }
+        },
+    )
+    .await;
 }
 
 /// Waits until every name in `names` is a template in the catalog; returns them by name.
@@ -197,7 +230,7 @@ async fn locations_match_index(cat: &Catalog, d: &Daemon, base: &str) -> Result<
 async fn assert_locations_match_index(cat: &Catalog, d: &Daemon, base: &str) {
     eventually(
         "the catalog's locations to be the daemon's non-empty shards",
-        Duration::from_secs(10),
+        VISIBLE,
         || locations_match_index(cat, d, base),
     )
     .await;
@@ -337,10 +370,17 @@ async fn cold_start_publishes_every_bundled_template_with_annotations_form_and_s
     );
 }
 
+/// An edited workflow's template is refreshed, not deleted and added again. The one scenario on
+/// the catalog's default stitching poll (1 s), so that the default stays covered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn edited_workflow_shows_its_new_title_within_5s() {
+async fn edited_workflow_updates_its_template_in_place() {
     let _slot = slot();
-    let Some(cat) = start_catalog(Options::default()).await else {
+    let Some(cat) = start_catalog(Options {
+        default_stitching: true,
+        ..Options::default()
+    })
+    .await
+    else {
         return;
     };
     let setup = Setup::new(&cat.base_url, &cat.token);
@@ -355,23 +395,19 @@ async fn edited_workflow_shows_its_new_title_within_5s() {
         "name: Hello world",
         &format!("name: {title}"),
     );
-    let (after, took) = eventually(
-        "the new title of hello-world",
-        Duration::from_secs(5),
-        || async {
-            let e = cat.get_entity("template", "default", "hello-world").await;
-            match e {
-                Some(e) if e["metadata"]["title"] == title => Ok(e),
-                other => Err(format!(
-                    "{:?}",
-                    other.map(|e| e["metadata"]["title"].clone())
-                )),
-            }
-        },
-    )
+    let (after, took) = eventually("the new title of hello-world", VISIBLE, || async {
+        let e = cat.get_entity("template", "default", "hello-world").await;
+        match e {
+            Some(e) if e["metadata"]["title"] == title => Ok(e),
+            other => Err(format!(
+                "{:?}",
+                other.map(|e| e["metadata"]["title"].clone())
+            )),
+        }
+    })
     .await;
     println!(
-        "edit -> visible: {:.2} s (hello-world title changed)",
+        "edit -> visible: {:.2} s (hello-world title changed; the catalog's default stitching)",
         took.as_secs_f64()
     );
     assert_eq!(
@@ -398,12 +434,12 @@ fn shard_buddy(name: &str) -> (String, String) {
     (buddy, text)
 }
 
-/// Deletes `file` and waits (at most 5 s) until `name` is gone from the catalog.
+/// Deletes `file` and waits (at most [`VISIBLE`]) until `name` is gone from the catalog.
 async fn delete_and_wait_gone(cat: &Catalog, file: &Path, name: &str) -> Duration {
     std::fs::remove_file(file).unwrap_or_else(|e| panic!("rm {}: {e}", file.display()));
     eventually(
         &format!("{name} to disappear from the catalog"),
-        Duration::from_secs(5),
+        VISIBLE,
         || async {
             match cat.get_entity("template", "default", name).await {
                 None => Ok(()),
@@ -418,7 +454,7 @@ async fn delete_and_wait_gone(cat: &Catalog, file: &Path, name: &str) -> Duratio
 /// No orphan, nothing came back, the templates are `names`, the locations the non-empty shards.
 async fn assert_clean_after_delete(cat: &Catalog, d: &Daemon, names: &[&str], gone: &str) {
     assert_locations_match_index(cat, d, &d.url).await;
-    // Give the catalog time to process what it was told; nothing may be left behind.
+    // Nothing may come back or be left behind: give it the time to show up.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
         orphans(cat).await,
@@ -441,7 +477,7 @@ async fn assert_clean_after_delete(cat: &Catalog, d: &Daemon, names: &[&str], go
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deleted_workflows_are_gone_within_5s_without_orphans_or_empty_shard_locations() {
+async fn deleted_workflows_are_removed_without_orphans_or_empty_shard_locations() {
     let _slot = slot();
     let Some(cat) = start_catalog(Options::default()).await else {
         return;
@@ -516,7 +552,7 @@ async fn restart_after_a_workflow_was_deleted_while_down_removes_it_without_dupl
     let second = Daemon::start(&config, port, &cat.token, "second").await;
     let (_, took) = eventually(
         "notify-manager (deleted while the daemon was down) to disappear",
-        Duration::from_secs(15),
+        VISIBLE,
         || async {
             match cat
                 .get_entity("template", "default", "notify-manager")
@@ -533,6 +569,7 @@ async fn restart_after_a_workflow_was_deleted_while_down_removes_it_without_dupl
         took.as_secs_f64()
     );
     assert_locations_match_index(&cat, &second, &base).await;
+    // No location may be registered again later: give it the time to show up.
     tokio::time::sleep(Duration::from_secs(3)).await;
     locations_match_index(&cat, &second, &base)
         .await
@@ -593,21 +630,18 @@ async fn daemon_converges_when_the_catalog_starts_after_it() {
         .await
         .unwrap();
     assert_eq!(shard.status(), 503, "served a shard before adopting");
-    let (status, _) = eventually(
-        "/status to report the missing catalog",
-        Duration::from_secs(10),
-        || async {
-            let s = d.status().await;
-            if s["catalog"]["state"] == "failing" && s["catalog"]["lastError"].is_string() {
-                Ok(s)
-            } else {
-                Err(s.to_string())
-            }
-        },
-    )
+    let (status, _) = eventually("/status to report the missing catalog", VISIBLE, || async {
+        let s = d.status().await;
+        if s["catalog"]["state"] == "failing" && s["catalog"]["lastError"].is_string() {
+            Ok(s)
+        } else {
+            Err(s.to_string())
+        }
+    })
     .await;
     assert_eq!(status["ready"], false, "{status}");
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // A few more failed cycles (the daemon backs off between them) before the catalog starts.
+    wait_for_cycles(&d, 2).await;
 
     let t0 = Instant::now();
     let cat = start_catalog(Options {
@@ -618,7 +652,7 @@ async fn daemon_converges_when_the_catalog_starts_after_it() {
     .await
     .expect("not skipped");
     let catalog_up = t0.elapsed();
-    wait_for_templates(&cat, &NAMES, Duration::from_secs(40)).await;
+    wait_for_templates(&cat, &NAMES, VISIBLE).await;
     println!(
         "late catalog: all {} templates visible {:.2} s after the catalog was started ({:.2} s after it was ready)",
         NAMES.len(),
@@ -626,18 +660,14 @@ async fn daemon_converges_when_the_catalog_starts_after_it() {
         (t0.elapsed() - catalog_up).as_secs_f64()
     );
     assert_locations_match_index(&cat, &d, &d.url).await;
-    eventually(
-        "/status to report the catalog in step",
-        Duration::from_secs(10),
-        || async {
-            let s = d.status().await;
-            if s["catalog"]["state"] == "in-sync" && s["catalog"]["lastError"].is_null() {
-                Ok(())
-            } else {
-                Err(s["catalog"].to_string())
-            }
-        },
-    )
+    eventually("/status to report the catalog in step", VISIBLE, || async {
+        let s = d.status().await;
+        if s["catalog"]["state"] == "in-sync" && s["catalog"]["lastError"].is_null() {
+            Ok(())
+        } else {
+            Err(s["catalog"].to_string())
+        }
+    })
     .await;
 }
 
@@ -672,13 +702,8 @@ async fn emptied_or_unreadable_source_folder_deletes_nothing_and_reports_last_er
         let uids_before = &uids_before;
         let locations_before = &locations_before;
         async move {
-            let at = d.status().await["lastSync"]["at"].clone();
-            tokio::time::sleep(Duration::from_secs(4)).await;
+            wait_for_cycles(d, 3).await;
             let status = d.status().await;
-            assert_ne!(
-                status["lastSync"]["at"], at,
-                "{phase}: no sync cycle ran in 4 s with sync.interval 1s: {status}"
-            );
             assert_eq!(
                 &template_uids(cat).await,
                 uids_before,
@@ -710,7 +735,7 @@ async fn emptied_or_unreadable_source_folder_deletes_nothing_and_reports_last_er
     }
     eventually(
         "/status to show the emptied source's lastError",
-        Duration::from_secs(10),
+        VISIBLE,
         source_error,
     )
     .await;
@@ -720,7 +745,7 @@ async fn emptied_or_unreadable_source_folder_deletes_nothing_and_reports_last_er
     daemon::copy_dir(&daemon::fixtures(), &setup.flows);
     eventually(
         "the source's lastError to clear once its files are back",
-        Duration::from_secs(10),
+        VISIBLE,
         || async {
             let s = d.status().await;
             if s["sources"][0]["lastError"].is_null() {
@@ -736,7 +761,7 @@ async fn emptied_or_unreadable_source_folder_deletes_nothing_and_reports_last_er
     std::fs::rename(&setup.flows, setup.dir.path().join("flows-away")).unwrap();
     eventually(
         "/status to show the missing source folder's lastError",
-        Duration::from_secs(10),
+        VISIBLE,
         source_error,
     )
     .await;
@@ -799,7 +824,7 @@ async fn name_owned_by_another_location_is_reported_as_a_conflict_and_left_alone
     wait_for_templates(&cat, &rest, VISIBLE).await;
     let (owner, took) = eventually(
         "/status catalog.conflicts to name hello-world",
-        Duration::from_secs(30),
+        VISIBLE,
         || async {
             let s = d.status().await;
             match s["catalog"]["conflicts"]["hello-world"].as_str() {
@@ -816,7 +841,7 @@ async fn name_owned_by_another_location_is_reported_as_a_conflict_and_left_alone
     assert_eq!(owner, format!("url:{other_target}"));
 
     // A few cycles later the other entity is untouched.
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    wait_for_cycles(&d, 3).await;
     let now = cat
         .get_entity("template", "default", "hello-world")
         .await
@@ -873,16 +898,17 @@ async fn two_daemons_with_the_same_config_agree_without_duplicates_or_flapping()
     let port_b = daemon::free_port();
     let (config_b, _) = setup.write_config(&opts(port_b, "b.yaml"));
     let b = Daemon::start(&config_b, port_b, &cat.token, "b").await;
-    // Let B adopt and run a few cycles, then watch for 10 s.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Let B adopt and run a few cycles, then watch for at least 10 s and 4 cycles of each.
+    wait_for_cycles(&b, 2).await;
     let uids = template_uids(&cat).await;
     let locations = locations_under(&cat, &public).await;
     assert_eq!(
         uids.keys().collect::<Vec<_>>(),
         NAMES.iter().collect::<Vec<_>>()
     );
+    let (a0, b0) = (a.metric(SYNCS).await, b.metric(SYNCS).await);
     let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_secs(10) {
+    loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let at = t0.elapsed().as_secs_f64();
         assert_eq!(
@@ -894,6 +920,16 @@ async fn two_daemons_with_the_same_config_agree_without_duplicates_or_flapping()
             locations_under(&cat, &public).await,
             locations,
             "locations changed after {at:.1} s: the daemons fight"
+        );
+        // Counted at the start of a cycle: 5 more means 4 whole cycles.
+        let cycles = (a.metric(SYNCS).await - a0, b.metric(SYNCS).await - b0);
+        if t0.elapsed() >= Duration::from_secs(10) && cycles.0 >= 5.0 && cycles.1 >= 5.0 {
+            println!("two daemons: {cycles:?} cycles started in {at:.1} s, nothing changed");
+            break;
+        }
+        assert!(
+            t0.elapsed() < 2 * VISIBLE,
+            "the daemons started only {cycles:?} cycles in {at:.1} s with sync.interval 1s"
         );
     }
     for d in [&a, &b] {
@@ -1000,11 +1036,12 @@ async fn every_corpus_template_passes_the_catalogs_validation() {
     drop(Arc::try_unwrap(cat).ok());
 }
 
-/// A workflow deployed after the daemon started appears in the catalog within 2 s of the
+/// A workflow deployed after the daemon started appears in the catalog after the
 /// `ProcessDefinitionEvent` announcing it (the Data Index is otherwise read once an hour); a
-/// malformed event is refused with 400 and changes nothing.
+/// malformed event is refused with 400 and reads nothing. How soon: `cargo bench --bench
+/// cloudevent`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cloudevent_makes_a_newly_deployed_workflow_visible_within_2s() {
+async fn a_cloudevent_makes_the_daemon_publish_a_newly_deployed_workflow() {
     let _slot = slot();
     let flow = |id: &str, title: &str| {
         json!({
@@ -1053,6 +1090,7 @@ async fn a_cloudevent_makes_a_newly_deployed_workflow_visible_within_2s() {
         row("hello-world", None),
         row("fresh-flow-1", Some(flow("fresh-flow-1", "Fresh flow 1"))),
     ]);
+    let reads = di.requests();
     let malformed = http
         .post(&events)
         .header("content-type", "application/cloudevents+json")
@@ -1062,7 +1100,13 @@ async fn a_cloudevent_makes_a_newly_deployed_workflow_visible_within_2s() {
         .unwrap();
     assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
     assert!(malformed.text().await.unwrap().contains("`id` is missing"));
+    // Nothing may read the Data Index: give it the time to show up.
     tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        di.requests(),
+        reads,
+        "a malformed event read the Data Index"
+    );
     assert!(
         cat.get_entity("template", "default", "fresh-flow-1")
             .await
@@ -1070,9 +1114,7 @@ async fn a_cloudevent_makes_a_newly_deployed_workflow_visible_within_2s() {
         "a malformed event triggers nothing"
     );
 
-    // Three deployments one after another. The catalog alone takes 1.1 to 2.5 s to show a new
-    // entity after the daemon's one call (FACTS.md: its 1 s processing and stitching polls), so
-    // the median is held to 2 s and each to 3.5 s.
+    // Three deployments one after another.
     let mut rows = vec![row("hello-world", None)];
     let mut took = Vec::new();
     for i in 1..=3 {
@@ -1093,24 +1135,17 @@ async fn a_cloudevent_makes_a_newly_deployed_workflow_visible_within_2s() {
             .await
             .unwrap();
         assert_eq!(accepted.status(), StatusCode::ACCEPTED);
-        let (found, _) = wait_for_templates(&cat, &[id.as_str()], Duration::from_secs(10)).await;
+        let (found, _) = wait_for_templates(&cat, &[id.as_str()], VISIBLE).await;
         took.push(sent.elapsed());
         assert_eq!(found[&id]["metadata"]["title"], format!("Fresh flow {i}"));
         assert_eq!(availability(&found[&id]), "available");
     }
     println!("CloudEvent -> visible in the catalog: {took:.2?}");
-    took.sort();
-    assert!(
-        took[1] <= Duration::from_secs(2),
-        "median {:?} of {took:?}",
-        took[1]
-    );
-    assert!(took[2] <= Duration::from_millis(3500), "{took:?}");
 }
 
-/// The GitHub webhook: a signed push makes the daemon fetch at once and the catalog show the
-/// change within seconds (the repository is otherwise fetched once an hour); a bad signature is
-/// 401 and fetches nothing; a burst of 20 pushes coalesces into one or two fetches.
+/// The GitHub webhook: a signed push makes the daemon fetch, and the catalog show the change (the
+/// repository is otherwise fetched once an hour; how soon: `cargo bench --bench webhook`); a bad
+/// signature is 401 and fetches nothing; a burst of 20 pushes coalesces into one or two fetches.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_push_webhook_updates_the_template_and_bad_signatures_fetch_nothing() {
     use hmac::{Hmac, Mac};
@@ -1211,6 +1246,7 @@ async fn a_signed_push_webhook_updates_the_template_and_bad_signatures_fetch_not
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     let missing = send(body.clone(), None).await.unwrap();
     assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
+    // No fetch may follow: give it the time to show up.
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(
         fetches(&http),
@@ -1231,7 +1267,7 @@ async fn a_signed_push_webhook_updates_the_template_and_bad_signatures_fetch_not
     let sent = Instant::now();
     let ok = send(body.clone(), Some(sign(&body))).await.unwrap();
     assert_eq!(ok.status(), StatusCode::ACCEPTED);
-    eventually("the pushed title", Duration::from_secs(10), || {
+    eventually("the pushed title", VISIBLE, || {
         title_is("From git, edited".into())
     })
     .await;
@@ -1240,7 +1276,6 @@ async fn a_signed_push_webhook_updates_the_template_and_bad_signatures_fetch_not
         "signed push -> visible in the catalog: {:.2} s",
         took.as_secs_f64()
     );
-    assert!(took <= Duration::from_secs(4), "{took:?}");
 
     // A burst of 20 deliveries for one more commit.
     work.write("flows/from-git.sw.yaml", flow("From git, burst"));
@@ -1251,10 +1286,11 @@ async fn a_signed_push_webhook_updates_the_template_and_bad_signatures_fetch_not
     for response in futures_join_all(burst).await {
         assert_eq!(response.unwrap().status(), StatusCode::ACCEPTED);
     }
-    eventually("the burst's title", Duration::from_secs(10), || {
+    eventually("the burst's title", VISIBLE, || {
         title_is("From git, burst".into())
     })
     .await;
+    // No more fetches may follow: give them the time to show up.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let burst_fetches = fetches(&http) - fetched;
     println!("20 pushes -> {burst_fetches} fetches");

@@ -257,6 +257,19 @@ impl Daemon {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("/status is not JSON ({e}): {text}"))
     }
 
+    /// The sum of every series of the metric `name` in `GET /metrics` (0 when it has none yet).
+    pub async fn metric(&self, name: &str) -> f64 {
+        self.get_text("/metrics")
+            .await
+            .lines()
+            .filter(|l| {
+                l.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with([' ', '{']))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
     /// The shard URLs `GET /catalog/index.yaml` lists (the non-empty shards).
     pub async fn index_targets(&self) -> Vec<String> {
         let text = self.get_text("/catalog/index.yaml").await;
