@@ -296,19 +296,26 @@ fn a_wrong_or_missing_token_is_an_authentication_error() {
     GitSource::new(settings).fetch().unwrap();
 }
 
+/// Upper bound of the tests below: they pin that a fetch ends (an error, not a hang), not how
+/// fast; a loaded machine may take far longer than the 1 s timeout plus its 0.5 s watchdog.
+const ENDS_WITHIN: Duration = Duration::from_secs(10);
+
 #[test]
 fn a_server_that_is_down_is_unreachable() {
     let mut f = Fixture::new();
     f.http.stop();
     let started = Instant::now();
     let err = f.source("main").fetch().unwrap_err();
+    let took = started.elapsed();
+    println!("refused connection -> error after {took:?}");
     assert_eq!(err.kind(), "unreachable", "{err}");
     assert!(err.to_string().contains(&f.http.url("flows")), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(took < ENDS_WITHIN, "{took:?}");
 }
 
+/// Not before the configured `timeout`; the upper bound only says that it ends.
 #[test]
-fn a_server_that_hangs_times_out_on_time() {
+fn a_server_that_hangs_times_out_after_the_configured_timeout() {
     let f = Fixture::new();
     f.http.set_mode(Mode::Hang);
     let mut settings = f.settings("main");
@@ -316,15 +323,16 @@ fn a_server_that_hangs_times_out_on_time() {
     let started = Instant::now();
     let err = GitSource::new(settings).fetch().unwrap_err();
     let took = started.elapsed();
+    println!("hanging server, timeout 1 s -> error after {took:?}");
     assert_eq!(err.kind(), "timeout", "{err}");
     assert!(
-        took >= Duration::from_millis(900) && took < Duration::from_secs(3),
+        took >= Duration::from_millis(900) && took < ENDS_WITHIN,
         "{took:?}"
     );
 }
 
 #[test]
-fn a_silent_git_port_times_out_on_time() {
+fn a_silent_git_port_times_out() {
     let silent = SilentListener::start();
     let cache = tempfile::tempdir().unwrap();
     let mut settings = GitSettings::new(
@@ -335,12 +343,10 @@ fn a_silent_git_port_times_out_on_time() {
     settings.timeout = Duration::from_secs(1);
     let started = Instant::now();
     let err = GitSource::new(settings).fetch().unwrap_err();
+    let took = started.elapsed();
+    println!("silent git port, timeout 1 s -> error after {took:?}");
     assert_eq!(err.kind(), "timeout", "{err}");
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(took < ENDS_WITHIN, "{took:?}");
 }
 
 #[test]
@@ -662,7 +668,7 @@ fn the_daemon_keeps_the_last_good_templates_while_the_server_is_down() {
     let mut d = InProcess::new(
         f.tmp.path(),
         &format!(
-            "stateDir: {}\nsources:\n  - type: git\n    url: {}\n    interval: 1ms\n    timeout: 5s\n    auth: {{tokenFile: {}}}\nsync:\n  interval: 1h\n",
+            "stateDir: {}\nsources:\n  - type: git\n    url: {}\n    interval: 1ms\n    timeout: 10s\n    auth: {{tokenFile: {}}}\nsync:\n  interval: 1h\n",
             f.tmp.path().join("state").display(),
             f.http.url("flows"),
             f.tmp.path().join("token").display()
@@ -713,9 +719,11 @@ fn a_hanging_repository_does_not_stall_every_cycle() {
     let t = Instant::now();
     d.cycle();
     assert!(
-        t.elapsed() >= Duration::from_secs(2),
-        "the first cycle tries the repository"
+        t.elapsed() >= Duration::from_secs(2) && silent.connections() > 0,
+        "the first cycle tries the repository ({} connections)",
+        silent.connections()
     );
+    let tried = silent.connections();
     assert!(
         d.served().contains("name: deploy"),
         "the folder is published meanwhile"
@@ -730,6 +738,11 @@ fn a_hanging_repository_does_not_stall_every_cycle() {
     .unwrap();
     let t = Instant::now();
     d.cycle();
-    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    println!("second cycle: {:?}", t.elapsed());
+    assert_eq!(
+        silent.connections(),
+        tried,
+        "the second cycle tried the repository again before its interval"
+    );
     assert!(d.served().contains("name: release"), "{}", d.served());
 }

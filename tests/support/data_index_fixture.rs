@@ -234,11 +234,11 @@ impl Fixture {
         if let Some(server) = self.server.take() {
             // Graceful shutdown closes idle keep-alive connections too; do not wait forever
             // for a client that holds one open mid-request.
-            if tokio::time::timeout(Duration::from_secs(5), server)
+            if tokio::time::timeout(Duration::from_secs(10), server)
                 .await
                 .is_err()
             {
-                panic!("fixture did not stop within 5 s");
+                panic!("fixture did not stop within 10 s");
             }
         }
     }

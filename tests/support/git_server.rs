@@ -202,8 +202,13 @@ impl GitHttp {
             rt.shutdown_background();
         }
         // The port is closed once the runtime's tasks are dropped.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_ok() && Instant::now() < deadline {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            assert!(
+                Instant::now() < deadline,
+                "port {} still accepts connections 10 s after stop",
+                self.port
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -427,5 +432,10 @@ impl SilentListener {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self._accepted.lock().unwrap().len()
     }
 }
