@@ -15,14 +15,17 @@
 //! The loop ([`Daemon::run`]) waits for the schedule or a trigger and runs one reconcile
 //! ([`Daemon::cycle`]) over its parts:
 //! - `sources`: the set of sources, their last good state and the grace period for unread ones;
+//! - `provisional`: what a read of a folder caught mid-save may not do;
 //! - `desired`: the last good state merged and mapped into templates;
 //! - `publisher`: adoption, the delete guard, validation, the shards and the catalog;
 //! - `status`: the `/status` document; `schedule`: when the next cycle runs;
-//! - `watch`: folder watchers; `state_file`: what is published, without a catalog;
+//! - `watch`: folder watchers (a change starts a cycle at once, and one more once the folder is
+//!   quiet); `state_file`: what is published, without a catalog;
 //! - `diff`: the `diff` command.
 
 mod desired;
 mod diff;
+mod provisional;
 mod publisher;
 mod schedule;
 mod sources;
@@ -45,7 +48,22 @@ pub use diff::{Diff, diff};
 use publisher::Publisher;
 use sources::{SourceState, Sources};
 use status::CycleReport;
-use watch::{Watcher, watch_folder};
+use watch::{Activity, Watcher, watch_folder};
+
+/// Where a cycle's time went, for its log line.
+#[derive(Debug, Default)]
+struct Phases {
+    /// From the first folder change it reads to its start.
+    since_change: Option<Duration>,
+    /// Reading the sources (and taking what webhooks and events asked for).
+    read: Duration,
+    /// Merging and mapping (nothing when no source changed).
+    map: Duration,
+    /// Planning, validating with the catalog and serving the shards.
+    publish: Duration,
+    /// Bringing the catalog in step.
+    catalog: Duration,
+}
 
 /// The daemon's state between cycles: the context every cycle reconciles.
 pub struct Daemon {
@@ -74,13 +92,14 @@ impl Daemon {
         let mut watchers = Vec::new();
         for configured in source::configured(&config)? {
             let poke = Arc::new(AtomicBool::new(false));
-            let mut watched = false;
+            let mut watched = None;
             if let Reader::Dir { dir, watch: true } = &configured.reader {
-                let debounce = config.sync.debounce.duration();
-                match watch_folder(&dir.root, debounce, poke.clone(), shared.trigger.clone()) {
+                let activity = Arc::new(Activity::default());
+                let trigger = shared.trigger.clone();
+                match watch_folder(&dir.root, poke.clone(), activity.clone(), trigger) {
                     Ok(watcher) => {
                         watchers.push(watcher);
-                        watched = true;
+                        watched = Some(activity);
                     }
                     Err(e) => {
                         tracing::warn!(source = %dir.root.display(), error = %e, "cannot watch the folder; it is re-read on the schedule");
@@ -92,11 +111,12 @@ impl Daemon {
                 c.name, c.role, c.reader, c.interval, poke, watched,
             ));
         }
+        let debounce = config.sync.debounce.duration();
         Ok(Self {
             publisher: Publisher::new(&config, catalog_token),
             config,
             shared,
-            sources: Sources::new(states),
+            sources: Sources::new(states, debounce),
             desired: None,
             diagnostics: (0, 0),
             last: None,
@@ -117,8 +137,12 @@ impl Daemon {
         let mut next = tokio::time::Instant::now();
         let refresh_every = self.config.catalog.refresh_interval.map(|s| s.duration());
         let mut next_refresh = refresh_every.map(|d| tokio::time::Instant::now() + d);
+        // While set, watched folders are still changing: file changes wait for this trailing
+        // edge (moved on by every change) instead of starting a cycle each.
+        let mut settle: Option<Instant> = None;
         loop {
             let far = tokio::time::Instant::now() + Duration::from_secs(86_400);
+            let settle_at = settle.map_or(far, tokio::time::Instant::from_std);
             let (reason, force) = tokio::select! {
                 _ = tokio::time::sleep_until(next) => (if std::mem::take(&mut first) { "start" } else { "schedule" }, false),
                 Some(t) = triggers.recv() => {
@@ -130,7 +154,25 @@ impl Daemon {
                     if self.shared.force_sync.swap(false, Ordering::AcqRel) {
                         kinds.push(Trigger::Manual);
                     }
+                    if settle.is_some() && kinds.iter().all(|k| *k == Trigger::FileChange) {
+                        settle = Some(self.sources.quiet_at());
+                        continue;
+                    }
+                    // Else the leading edge of a burst of file changes, or another trigger.
                     schedule::reason(&kinds)
+                }
+                _ = tokio::time::sleep_until(settle_at), if settle.is_some() => {
+                    let quiet_at = self.sources.quiet_at();
+                    if Instant::now() < quiet_at {
+                        settle = Some(quiet_at);
+                        continue;
+                    }
+                    settle = None;
+                    // Nothing changed after the leading edge's read, and it held nothing back.
+                    if !self.sources.unsettled() {
+                        continue;
+                    }
+                    ("file change", false)
                 }
                 _ = tokio::time::sleep_until(next_refresh.unwrap_or(far)), if next_refresh.is_some() => {
                     next_refresh = refresh_every.map(|d| tokio::time::Instant::now() + d);
@@ -159,6 +201,12 @@ impl Daemon {
                     }
                 }
             }
+            // A folder that changed within `sync.debounce` is still changing: what follows
+            // waits for it to be quiet.
+            let quiet_at = self.sources.quiet_at();
+            if self.sources.unsettled() || Instant::now() < quiet_at {
+                settle = Some(quiet_at);
+            }
             let interval = self.config.sync.interval.duration();
             next = tokio::time::Instant::now()
                 + schedule::next_delay(interval, self.publisher.catalog_failures);
@@ -174,11 +222,17 @@ impl Daemon {
     /// report. Public so tests and benchmarks can drive it step by step.
     pub async fn cycle(&mut self, reason: &'static str, force: bool) {
         let started = Instant::now();
+        let first_change = self.sources.take_first_change();
         metrics::counter!(telemetry::SYNCS, "reason" => reason).increment(1);
         let pending = std::mem::take(&mut *self.shared.pending.lock().expect("pending lock"));
         self.sources.take_pending(pending).await;
         let published = !self.publisher.served.is_empty();
         let changed = self.sources.read(force, published).await;
+        let mut phases = Phases {
+            since_change: first_change.map(|t| started.saturating_duration_since(t)),
+            read: started.elapsed(),
+            ..Phases::default()
+        };
         if changed || self.desired.is_none() {
             let reads = self.sources.reads();
             let (entities, diagnostics) =
@@ -186,6 +240,7 @@ impl Daemon {
             self.desired = Some(Arc::new(entities));
             self.diagnostics = diagnostics;
         }
+        phases.map = started.elapsed() - phases.read;
         let desired = self.desired.clone().expect("mapped above");
         if !self.publisher.adopted {
             self.publisher.adopt(&desired).await;
@@ -200,19 +255,22 @@ impl Daemon {
         // new (shard URLs answer 503) until the catalog answers.
         if self.publisher.adopted {
             let unread = self.sources.unread_in_grace();
+            let publishing = Instant::now();
             let changes = self
                 .publisher
                 .publish(&desired, &unread, &self.shared)
                 .await;
+            phases.publish = publishing.elapsed();
             let sources = &self.sources;
             report.catalog_calls = self.publisher.apply_catalog(|id| sources.file_of(id)).await;
+            phases.catalog = publishing.elapsed() - phases.publish;
             if changed || changes.any() {
                 crate::memory::release_free_memory();
             }
             (report.added, report.updated, report.removed) =
                 (changes.added, changes.updated, changes.removed);
             report.duration = started.elapsed();
-            self.record(&report);
+            self.record(&report, &phases);
         } else {
             report.duration = started.elapsed();
         }
@@ -230,7 +288,7 @@ impl Daemon {
     }
 
     /// Metrics and the log line of a cycle that published.
-    fn record(&self, report: &CycleReport) {
+    fn record(&self, report: &CycleReport, phases: &Phases) {
         let templates = self.publisher.served.len();
         metrics::histogram!(telemetry::SYNC_DURATION).record(report.duration.as_secs_f64());
         metrics::gauge!(telemetry::TEMPLATES_PUBLISHED).set(templates as f64);
@@ -244,6 +302,11 @@ impl Daemon {
                 templates,
                 catalog_calls = report.catalog_calls,
                 ms = report.duration.as_millis() as u64,
+                since_change_ms = phases.since_change.map(|d| d.as_secs_f64() * 1e3),
+                read_ms = phases.read.as_secs_f64() * 1e3,
+                map_ms = phases.map.as_secs_f64() * 1e3,
+                publish_ms = phases.publish.as_secs_f64() * 1e3,
+                catalog_ms = phases.catalog.as_secs_f64() * 1e3,
                 "sync"
             );
         }

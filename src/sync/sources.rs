@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use super::provisional;
+use super::watch::Activity;
 use crate::pipeline::{self, SourceRead};
 use crate::sink::serve::Pending;
 use crate::source::{Reader, Role, Snapshot, bundled};
@@ -23,8 +25,9 @@ pub(super) struct SourceState {
     pub(super) reader: Arc<Reader>,
     /// Set by a file watcher, a webhook or a CloudEvent: read at the next cycle.
     pub(super) poke: Arc<AtomicBool>,
-    /// A folder whose watcher works: read only when poked (and on the periodic re-check).
-    pub(super) watched: bool,
+    /// For a folder whose watcher works (read only when poked, and on the periodic re-check):
+    /// when it changed.
+    pub(super) activity: Option<Arc<Activity>>,
     /// Time between reads (git, Data Index); folders are checked every cycle.
     pub(super) interval: Option<Duration>,
     pub(super) next_due: Instant,
@@ -43,14 +46,14 @@ impl SourceState {
         reader: Reader,
         interval: Option<Duration>,
         poke: Arc<AtomicBool>,
-        watched: bool,
+        activity: Option<Arc<Activity>>,
     ) -> Self {
         Self {
             name,
             role,
             reader: Arc::new(reader),
             poke,
-            watched,
+            activity,
             interval,
             next_due: Instant::now(),
             fingerprint: None,
@@ -138,6 +141,11 @@ impl SourceState {
         self.revision = revision;
     }
 
+    /// Whether a watcher says when the folder changes.
+    pub(super) fn watched(&self) -> bool {
+        self.activity.is_some()
+    }
+
     /// The source's type, for `/status`.
     pub(super) fn kind(&self) -> &'static str {
         match *self.reader {
@@ -158,14 +166,17 @@ enum Pass {
 /// Every source, in configuration order.
 pub(super) struct Sources {
     pub(super) list: Vec<SourceState>,
+    /// `sync.debounce`: a watched folder that changed more recently is still changing.
+    debounce: Duration,
     started: Instant,
     last_recheck: Instant,
 }
 
 impl Sources {
-    pub(super) fn new(list: Vec<SourceState>) -> Self {
+    pub(super) fn new(list: Vec<SourceState>, debounce: Duration) -> Self {
         Self {
             list,
+            debounce,
             started: Instant::now(),
             last_recheck: Instant::now(),
         }
@@ -241,7 +252,7 @@ impl Sources {
                 let needed = force
                     || recheck
                     || poked
-                    || (due && (!source.watched || source.last_good.is_none()));
+                    || (due && (!source.watched() || source.last_good.is_none()));
                 if !needed {
                     continue;
                 }
@@ -254,15 +265,25 @@ impl Sources {
             // Folders and repositories are read at once, each on the blocking pool: a git
             // server that hangs until its timeout does not hold up the others' reads.
             let mut blocking = Vec::new();
+            // Folders read while they are still changing (see `provisional`).
+            let mut provisional = Vec::new();
             for &i in &todo {
                 let source = &self.list[i];
                 if matches!(*source.reader, Reader::DataIndex(_)) {
                     continue;
                 }
+                if let Some(quiet_at) = source
+                    .activity
+                    .as_ref()
+                    .and_then(|a| a.quiet_at(self.debounce))
+                    && Instant::now() < quiet_at
+                {
+                    provisional.push(i);
+                }
                 let reader = source.reader.clone();
                 let previous = if force { None } else { source.fingerprint };
                 // A re-check goes through the fingerprint, like an unwatched folder.
-                let watched = source.watched && !recheck;
+                let watched = source.watched() && !recheck;
                 blocking.push((
                     i,
                     tokio::task::spawn_blocking(move || read_local(&reader, previous, watched)),
@@ -300,10 +321,22 @@ impl Sources {
             reads.sort_by_key(|(i, _)| *i);
             for (i, read) in reads {
                 let source = &mut self.list[i];
-                let (read, revision) = match read {
+                let (mut read, revision) = match read {
                     Ok((changed, revision)) => (Ok(changed), revision),
                     Err(e) => (Err(e), None),
                 };
+                if provisional.contains(&i)
+                    && let (Ok(Some((_, snapshot))), Some(previous)) =
+                        (&mut read, &source.last_good)
+                {
+                    let held;
+                    (*snapshot, held) = provisional::hold_back(previous, std::mem::take(snapshot));
+                    if held > 0 {
+                        tracing::info!(source = %source.name, held, "the folder changed while it was read: these workflows keep their last version until it has been quiet for `sync.debounce`");
+                        // The read after the folder is quiet decides.
+                        source.poke.store(true, Ordering::Release);
+                    }
+                }
                 if source.accept(read, published, force) {
                     changed = true;
                     definitions_changed |= source.role == Role::Definitions;
@@ -357,6 +390,32 @@ impl Sources {
             let wf = snap.workflows.iter().find(|w| w.id == workflow_id)?;
             Some(format!("{}/{}", s.name, wf.origin.path))
         })
+    }
+
+    /// When every watched folder will have been quiet for `sync.debounce` (now, if none
+    /// changed).
+    pub(super) fn quiet_at(&self) -> Instant {
+        self.list
+            .iter()
+            .filter_map(|s| s.activity.as_ref()?.quiet_at(self.debounce))
+            .max()
+            .unwrap_or_else(Instant::now)
+    }
+
+    /// A watched folder has changed since it was last read (or a read of it held something
+    /// back): it needs a read once it is quiet.
+    pub(super) fn unsettled(&self) -> bool {
+        self.list
+            .iter()
+            .any(|s| s.watched() && s.poke.load(Ordering::Acquire))
+    }
+
+    /// The first folder change no cycle has taken yet, if any.
+    pub(super) fn take_first_change(&self) -> Option<Instant> {
+        self.list
+            .iter()
+            .filter_map(|s| s.activity.as_ref()?.take_first())
+            .min()
     }
 
     /// When the first source with an interval of its own is due.

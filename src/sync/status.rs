@@ -39,7 +39,7 @@ pub(super) async fn write(
             json!({
                 "name": s.name,
                 "type": s.kind(),
-                "watched": s.watched,
+                "watched": s.watched(),
                 "commit": s.revision,
                 "workflows": s.last_good.as_ref().map_or(0, |x| x.len()),
                 "lastSuccess": s.last_success.map(rfc3339),
