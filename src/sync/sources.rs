@@ -325,7 +325,14 @@ impl Sources {
                     Ok((changed, revision)) => (Ok(changed), revision),
                     Err(e) => (Err(e), None),
                 };
-                if provisional.contains(&i)
+                // Still changing now counts too: a save may have begun while it was read.
+                let still_changing = provisional.contains(&i)
+                    || source
+                        .activity
+                        .as_ref()
+                        .and_then(|a| a.quiet_at(self.debounce))
+                        .is_some_and(|quiet_at| Instant::now() < quiet_at);
+                if still_changing
                     && let (Ok(Some((_, snapshot))), Some(previous)) =
                         (&mut read, &source.last_good)
                 {
