@@ -63,11 +63,24 @@ pub async fn run(
         let _ = shutdown_tx.send(true);
     });
 
+    // With sources configured, state is written (git clones; without a catalog, what is
+    // published): say where, since it defaults to a folder outside the working directory.
+    let state = (!config.sources.is_empty()).then(|| config.state_dir.display().to_string());
     match &config.catalog.base_url {
-        Some(url) => tracing::info!(catalog = %url, base = %base, "keeping the catalog in step"),
-        None => eprintln!(
-            "Serving templates at {base}/catalog/index.yaml\nNo catalog is configured (`catalog.baseUrl`): register that URL once in Backstage as a url location\n  (Backstage's `backend.reading.allow` must list this host and port, and `catalog.rules` must allow Template and Location)."
-        ),
+        Some(url) => {
+            let state = state.as_deref().unwrap_or("-");
+            tracing::info!(catalog = %url, base = %base, state_dir = %state, "keeping the catalog in step")
+        }
+        None => {
+            eprintln!(
+                "Serving templates at {base}/catalog/index.yaml\nNo catalog is configured (`catalog.baseUrl`): register that URL once in Backstage as a url location\n  (Backstage's `backend.reading.allow` must list this host and port, and `catalog.rules` must allow Template and Location)."
+            );
+            if let Some(state) = &state {
+                eprintln!(
+                    "What is published is remembered across restarts in {state}/published.yaml (`stateDir`)"
+                );
+            }
+        }
     }
     daemon.run(trigger_rx, shutdown_rx).await;
     match tokio::time::timeout(Duration::from_secs(5), server).await {

@@ -32,7 +32,7 @@ pub use layers::{ENV_PREFIX, Layers};
 pub use model::{
     CatalogConfig, Config, DEFAULT_MAX_FILE_BYTES, EventsConfig, ExportConfig, Format, LogFormat,
     LoggingConfig, OwnerRuleConfig, ParsingConfig, SecretConfig, ServerConfig, SyncConfig,
-    TemplatesConfig, WebhooksConfig, WidgetPolicyName, WidgetsConfig,
+    TemplatesConfig, WebhooksConfig, WidgetPolicyName, WidgetsConfig, state_dir_for,
 };
 pub use redact::without_userinfo;
 pub use sources::{

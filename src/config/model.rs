@@ -1,6 +1,7 @@
 //! The configuration's shape: [`Config`] and its sections, with their defaults. Plain data:
 //! nothing here reads a file, an environment variable or a secret.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use serde::Deserialize;
@@ -36,15 +37,31 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     #[serde(default)]
     pub events: EventsConfig,
-    /// Where the daemon keeps state between runs: without a catalog, what it published (so that
-    /// a restart whose sources read empty is held by the delete guard). Relative to the
-    /// configuration file's folder when set there.
+    /// Where the daemon keeps state between runs: git clones; without a catalog, what it
+    /// published (so that a restart whose sources read empty is held by the delete guard).
+    /// Relative to the configuration file's folder when set there. Default: the platform's state
+    /// folder ([`state_dir_for`]).
     #[serde(default = "default_state_dir")]
     pub state_dir: PathBuf,
 }
 
 fn default_state_dir() -> PathBuf {
-    PathBuf::from("./state")
+    state_dir_for(std::env::var_os("XDG_STATE_HOME"), std::env::var_os("HOME"))
+}
+
+/// `stateDir` when it is not set, given `$XDG_STATE_HOME` and `$HOME`:
+/// `$XDG_STATE_HOME/orchestrator-provider`, else `$HOME/.local/state/orchestrator-provider` (the
+/// XDG base directories' default), else `./state`. A relative value is ignored, as the XDG
+/// specification says.
+pub fn state_dir_for(xdg_state_home: Option<OsString>, home: Option<OsString>) -> PathBuf {
+    let absolute = |v: Option<OsString>| v.map(PathBuf::from).filter(|p| p.is_absolute());
+    if let Some(state) = absolute(xdg_state_home) {
+        state.join("orchestrator-provider")
+    } else if let Some(home) = absolute(home) {
+        home.join(".local/state/orchestrator-provider")
+    } else {
+        PathBuf::from("./state")
+    }
 }
 
 /// The daemon's HTTP server.
@@ -318,4 +335,28 @@ pub enum Format {
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct ExportConfig {
     pub format: Format,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_state_dir_is_the_xdg_state_home_else_home_local_state() {
+        let os = |s: &str| Some(OsString::from(s));
+        assert_eq!(
+            state_dir_for(os("/x/state"), os("/home/me")),
+            PathBuf::from("/x/state/orchestrator-provider")
+        );
+        assert_eq!(
+            state_dir_for(None, os("/home/me")),
+            PathBuf::from("/home/me/.local/state/orchestrator-provider")
+        );
+        // Relative values are not the platform's: ignored.
+        assert_eq!(
+            state_dir_for(os("rel"), os("/home/me")),
+            PathBuf::from("/home/me/.local/state/orchestrator-provider")
+        );
+        assert_eq!(state_dir_for(os(""), None), PathBuf::from("./state"));
+    }
 }
