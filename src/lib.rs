@@ -10,24 +10,28 @@
 //!                  ^ sync loop: schedule, triggers (file watch, POST /sync, webhooks, CloudEvents)
 //! ```
 //!
+//! From the bottom layer up (each imports only layers below it; `tests/module_graph.rs` fails
+//! on any import circle between the crate's files, and on any import out of `config`):
+//!
+//! - [`config`]: one typed configuration, from file < environment < flags, validated; plain
+//!   values that import nothing else of the crate.
+//! - [`secrets`]: tokens and webhook secrets, read from where the configuration says.
 //! - [`workflow`]: the domain model; parses Serverless Workflow 0.8 files and SonataFlow custom
 //!   resources and resolves their input schemas, reading only through a [`workflow::Tree`].
-//! - [`source`]: where workflows come from; each source returns a [`source::Snapshot`] of
-//!   workflows plus the diagnostics of what it could not read.
-//! - [`entity`]: maps workflows to Backstage `Template` entities (names, form, step).
+//! - [`source`]: where workflows come from (a folder, a git repository, a Data Index, the
+//!   bundled examples); each read returns a [`source::Snapshot`] of workflows plus the
+//!   diagnostics of what it could not read.
+//! - [`entity`]: maps workflows to Backstage `Template` entities (names, form, step); pure.
+//! - [`plan`]: what must change between what is published and what is desired.
+//! - [`pipeline`]: read, merge and map once, for the `export` and `check` commands.
 //! - [`sink`]: where entities go: export (stdout or a folder), serve (the HTTP shard documents),
 //!   catalog (the Backstage REST client and the reconciliation that keeps the catalog in step).
-//! - [`cloudevent`]: reads the CloudEvents `POST /events` receives.
-//! - [`config`]: one typed configuration, from file < environment < flags; the bottom layer,
-//!   importing no other module of the crate (`tests/module_graph.rs` keeps it so, and keeps the
-//!   crate's files free of import circles).
-//! - [`secrets`]: tokens and webhook secrets, read from where the configuration says.
-//! - [`pipeline`]: ties the above together for the `export` and `check` commands.
-//! - [`plan`]: what must change between what is published and what is desired.
-//! - [`sync`]: the daemon's loop: schedule, triggers, last good state, apply the plan.
+//! - [`webhook`], [`cloudevent`]: what push webhooks and CloudEvents `POST /events` receives say.
+//! - [`sync`]: the daemon's loop, one reconcile per cycle over its parts: the sources and their
+//!   last good state, the mapping, the publisher (adoption, delete guard, shards, catalog), the
+//!   status, the schedule and the folder watchers.
 //! - [`daemon`]: `run`: the HTTP server and the sync loop, started and stopped together.
-//! - [`telemetry`]: logs and metrics.
-//! - [`memory`]: glibc's allocator tuned for a long-running daemon.
+//! - [`telemetry`]: logs and metrics; [`memory`]: glibc's allocator tuned for a daemon.
 
 pub mod cloudevent;
 pub mod config;
