@@ -265,20 +265,11 @@ impl Sources {
             // Folders and repositories are read at once, each on the blocking pool: a git
             // server that hangs until its timeout does not hold up the others' reads.
             let mut blocking = Vec::new();
-            // Folders read while they are still changing (see `provisional`).
-            let mut provisional = Vec::new();
+            let reads_started = Instant::now();
             for &i in &todo {
                 let source = &self.list[i];
                 if matches!(*source.reader, Reader::DataIndex(_)) {
                     continue;
-                }
-                if let Some(quiet_at) = source
-                    .activity
-                    .as_ref()
-                    .and_then(|a| a.quiet_at(self.debounce))
-                    && Instant::now() < quiet_at
-                {
-                    provisional.push(i);
                 }
                 let reader = source.reader.clone();
                 let previous = if force { None } else { source.fingerprint };
@@ -325,13 +316,13 @@ impl Sources {
                     Ok((changed, revision)) => (Ok(changed), revision),
                     Err(e) => (Err(e), None),
                 };
-                // Still changing now counts too: a save may have begun while it was read.
-                let still_changing = provisional.contains(&i)
-                    || source
-                        .activity
-                        .as_ref()
-                        .and_then(|a| a.quiet_at(self.debounce))
-                        .is_some_and(|quiet_at| Instant::now() < quiet_at);
+                // A folder that changed within `sync.debounce` before its read, or during it,
+                // may have been caught mid-save: the read is provisional (see `provisional`).
+                let still_changing = source
+                    .activity
+                    .as_ref()
+                    .and_then(|a| a.quiet_at(self.debounce))
+                    .is_some_and(|quiet_at| quiet_at > reads_started);
                 if still_changing
                     && let (Ok(Some((_, snapshot))), Some(previous)) =
                         (&mut read, &source.last_good)
