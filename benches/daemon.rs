@@ -173,15 +173,24 @@ async fn recording_proxy(catalog: &str, calls: Calls) -> String {
                 .unwrap()
                 .push((at, format!("{} {path}", parts.method)));
             let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+            // Hop-by-hop and length headers are each side's own.
+            let own = |name: &axum::http::HeaderName| {
+                [
+                    "host",
+                    "connection",
+                    "keep-alive",
+                    "transfer-encoding",
+                    "content-length",
+                ]
+                .contains(&name.as_str())
+            };
             let mut forwarded = client.request(parts.method, format!("{target}{path}"));
-            for (name, value) in &parts.headers {
-                if name != "host" {
-                    forwarded = forwarded.header(name, value);
-                }
+            for (name, value) in parts.headers.iter().filter(|(n, _)| !own(n)) {
+                forwarded = forwarded.header(name, value);
             }
             let answer = forwarded.body(body).send().await.unwrap();
             let mut response = axum::http::Response::builder().status(answer.status());
-            for (name, value) in answer.headers() {
+            for (name, value) in answer.headers().iter().filter(|(n, _)| !own(n)) {
                 response = response.header(name, value);
             }
             response
@@ -261,10 +270,20 @@ async fn daemon_run(binary: &str, dir: &Path, flows: &Path) -> Results {
         .unwrap();
     let daemon = Daemon(child);
     let pid = daemon.pid();
-    wait_until("daemon cold start", Duration::from_secs(180), async || {
+    let visible = process::poll(Duration::from_secs(300), async || {
         catalog.template_count().await >= N
     })
     .await;
+    if visible.is_none() {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(30).collect();
+        let calls = calls.lock().unwrap().len();
+        panic!(
+            "daemon cold start: {} of {N} visible after 300 s ({calls} catalog calls); the daemon's log ends:\n{}",
+            catalog.template_count().await,
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
     let cold = started.elapsed().as_secs_f64();
 
     // Edits: change the title of one workflow at a time, wait for the catalog to show it.
@@ -301,10 +320,8 @@ async fn daemon_run(binary: &str, dir: &Path, flows: &Path) -> Results {
             .find(|(at, _)| *at >= t)
             .cloned();
         let (at, call) = first.expect("the edit made a catalog call");
-        assert!(
-            call.starts_with("POST /validate-entity"),
-            "first call: {call}"
-        );
+        // The daemon's first call for an edit asks the catalog to validate the new version.
+        assert!(call.ends_with("/validate-entity"), "first call: {call}");
         first_calls.push((at - t).as_secs_f64() * 1e3);
     }
     edits.sort_by(f64::total_cmp);
