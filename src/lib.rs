@@ -14,6 +14,7 @@
 //!   resources and resolves their input schemas, reading only through a [`workflow::Tree`].
 //! - [`source`]: where workflows come from; each source returns a [`source::Snapshot`] of
 //!   workflows plus the diagnostics of what it could not read.
+//! - [`diagram`]: draws a workflow's states and transitions as an SVG (pure, deterministic).
 //! - [`entity`]: maps workflows to Backstage `Template` entities (names, form, step).
 //! - [`sink`]: where entities go: export (stdout or a folder), serve (the HTTP shard documents),
 //!   catalog (the Backstage REST client and the reconciliation that keeps the catalog in step).
@@ -32,6 +33,7 @@
 pub mod cloudevent;
 pub mod config;
 pub mod daemon;
+pub mod diagram;
 pub mod entity;
 pub mod memory;
 pub mod pipeline;

@@ -147,6 +147,7 @@ mod tests {
                 input_schema: None,
                 origin: Origin::default(),
                 deployment: None,
+                graph: Default::default(),
             })
             .collect();
         map_all(&workflows, &MapOptions::default())

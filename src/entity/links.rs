@@ -66,6 +66,7 @@ mod tests {
                 links: None,
             },
             deployment: None,
+            graph: Default::default(),
         }
     }
 

@@ -350,6 +350,7 @@ mod tests {
                 links: None,
             },
             deployment: None,
+            graph: Default::default(),
         }
     }
 
