@@ -204,6 +204,10 @@ impl Daemon {
                 .publisher
                 .publish(&desired, &unread, &self.shared)
                 .await;
+            if changed || changes.any() {
+                let diagrams = self.publisher.diagram_sources(&desired);
+                self.shared.publish_diagrams(diagrams).await;
+            }
             let sources = &self.sources;
             report.catalog_calls = self.publisher.apply_catalog(|id| sources.file_of(id)).await;
             if changed || changes.any() {
