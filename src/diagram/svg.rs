@@ -53,16 +53,42 @@ const DEFS: &str = "<defs>\
 <marker id=\"ac\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\"><path d=\"M0 0L10 5L0 10z\" fill=\"#8250df\"/></marker>\
 </defs>";
 
-/// A number with at most one decimal, never `-0`.
-pub fn num(v: f64) -> String {
-    let r = (v * 10.0).round() / 10.0;
-    if r == 0.0 || !r.is_finite() {
-        return "0".into();
+/// A number written with at most one decimal, never `-0` (formatted without allocating: a
+/// diagram has hundreds of them).
+#[derive(Debug, Clone, Copy)]
+pub struct Num(pub f64);
+
+impl Num {
+    /// The value in tenths, rounded; 0 for what is not finite.
+    pub fn tenths(self) -> i64 {
+        if self.0.is_finite() {
+            (self.0 * 10.0).round() as i64
+        } else {
+            0
+        }
     }
-    if r.fract() == 0.0 {
-        format!("{}", r as i64)
-    } else {
-        format!("{r:.1}")
+}
+
+impl std::fmt::Display for Num {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = self.tenths();
+        if t < 0 {
+            f.write_str("-")?;
+        }
+        let a = t.unsigned_abs();
+        match a % 10 {
+            0 => write!(f, "{}", a / 10),
+            d => write!(f, "{}.{d}", a / 10),
+        }
+    }
+}
+
+/// A point shifted by `(dx, dy)`, written `x y`.
+struct At(Point, f64, f64);
+
+impl std::fmt::Display for At {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", Num(self.0.x + self.1), Num(self.0.y + self.2))
     }
 }
 
@@ -74,7 +100,7 @@ pub struct Document {
 impl Document {
     pub fn new(width: f64, height: f64, title: &str) -> Self {
         let mut out = String::with_capacity(4096);
-        let (w, h) = (num(width), num(height));
+        let (w, h) = (Num(width), Num(height));
         let _ = write!(
             out,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\">\n<title>{}</title>\n<style>{STYLE}</style>\n{DEFS}\n<rect width=\"{w}\" height=\"{h}\" fill=\"#fff\"/>\n",
@@ -87,8 +113,8 @@ impl Document {
         let _ = writeln!(
             self.out,
             "<text class=\"{class}\" x=\"{}\" y=\"{}\">{}</text>",
-            num(x),
-            num(y),
+            Num(x),
+            Num(y),
             escape(text)
         );
     }
@@ -98,19 +124,19 @@ impl Document {
         let _ = writeln!(
             self.out,
             "<g class=\"apart\"><rect class=\"frame\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"6\"/><text class=\"ft\" x=\"{}\" y=\"{}\">{}</text></g>",
-            num(x),
-            num(y),
-            num(w),
-            num(h),
-            num(x + 10.0),
-            num(y + 17.0),
+            Num(x),
+            Num(y),
+            Num(w),
+            Num(h),
+            Num(x + 10.0),
+            Num(y + 17.0),
             escape(caption)
         );
     }
 
     /// Edges first (boxes are drawn over their ends), then boxes; `(dx, dy)` shifts the part.
     pub fn part(&mut self, part: &Part, layout: &Layout, dx: f64, dy: f64, apart: bool) {
-        let at = |p: Point| format!("{} {}", num(p.x + dx), num(p.y + dy));
+        let at = |p: Point| At(p, dx, dy);
         for (e, route) in part.edges.iter().zip(&layout.routes) {
             let class = match e.kind {
                 None => "begin".to_owned(),
@@ -124,7 +150,9 @@ impl Document {
             let mut x = route.start.x;
             for s in &route.segs {
                 let _ = match *s {
-                    Seg::Line(p) if num(p.x) == num(x) => write!(self.out, "V{}", num(p.y + dy)),
+                    Seg::Line(p) if Num(p.x).tenths() == Num(x).tenths() => {
+                        write!(self.out, "V{}", Num(p.y + dy))
+                    }
                     Seg::Line(p) => write!(self.out, "L{}", at(p)),
                     Seg::Cubic(a, b, p) => write!(self.out, "C{} {} {}", at(a), at(b), at(p)),
                 };
@@ -138,12 +166,12 @@ impl Document {
                 let _ = write!(
                     self.out,
                     "<rect class=\"lb\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"3\"/><text class=\"l\" x=\"{}\" y=\"{}\">{}</text>",
-                    num(p.x + dx),
-                    num(p.y + dy),
-                    num(w),
-                    num(LABEL_HEIGHT),
-                    num(p.x + dx + 3.0),
-                    num(p.y + dy + 11.5),
+                    Num(p.x + dx),
+                    Num(p.y + dy),
+                    Num(w),
+                    Num(LABEL_HEIGHT),
+                    Num(p.x + dx + 3.0),
+                    Num(p.y + dy + 11.5),
                     escape(shown)
                 );
             }
@@ -156,7 +184,7 @@ impl Document {
 
     fn node(&mut self, node: &Node, x: f64, y: f64, apart: bool) {
         let (w, h) = (node.width, node.height);
-        let translate = format!("transform=\"translate({},{})\"", num(x), num(y));
+        let translate = format!("transform=\"translate({},{})\"", Num(x), Num(y));
         match &node.what {
             What::Start => {
                 let _ = writeln!(
@@ -175,9 +203,9 @@ impl Document {
                     self.out,
                     "<g class=\"missing\" {translate}><title>no state is named {}</title><rect class=\"o\" width=\"{}\" height=\"{}\" rx=\"4\"/><text class=\"m\" x=\"{}\" y=\"18\">{}</text></g>",
                     escape(name),
-                    num(w),
-                    num(h),
-                    num(w / 2.0),
+                    Num(w),
+                    Num(h),
+                    Num(w / 2.0),
                     escape(line)
                 );
             }
@@ -186,9 +214,9 @@ impl Document {
                     self.out,
                     "<g class=\"ref\" {translate}><title>goes to {}</title><rect class=\"o\" width=\"{}\" height=\"{}\" rx=\"12\"/><text class=\"m\" x=\"{}\" y=\"16\">{}</text></g>",
                     escape(name),
-                    num(w),
-                    num(h),
-                    num(w / 2.0),
+                    Num(w),
+                    Num(h),
+                    Num(w / 2.0),
                     escape(line)
                 );
             }
@@ -219,19 +247,19 @@ impl Document {
                 let _ = write!(
                     self.out,
                     "<text class=\"k\" x=\"{}\" y=\"{}\">{}</text><text class=\"n\" x=\"{}\" y=\"{}\">{}</text>",
-                    num(cx + kind_shift),
-                    num(top + 16.0),
+                    Num(cx + kind_shift),
+                    Num(top + 16.0),
                     escape(kind_line),
-                    num(cx),
-                    num(top + 33.0),
+                    Num(cx),
+                    Num(top + 33.0),
                     escape(name_line)
                 );
                 for (i, f) in sub_flows.iter().enumerate() {
                     let _ = write!(
                         self.out,
                         "<text class=\"f\" x=\"{}\" y=\"{}\">{}</text>",
-                        num(cx),
-                        num(top + 48.0 + 15.0 * i as f64),
+                        Num(cx),
+                        Num(top + 48.0 + 15.0 * i as f64),
                         escape(f)
                     );
                 }
@@ -242,7 +270,7 @@ impl Document {
 
     /// The box of a state: its shape tells its type.
     fn outline(&mut self, kind: &StateKind, w: f64, h: f64) {
-        let (w_, h_) = (num(w), num(h));
+        let (w_, h_) = (Num(w), Num(h));
         let _ = match kind {
             StateKind::Operation => write!(
                 self.out,
@@ -253,49 +281,49 @@ impl Document {
                 write!(
                     self.out,
                     "<polygon class=\"o\" points=\"{},0 {},0 {w_},{} {},{h_} {},{h_} 0,{}\"/>",
-                    num(i),
-                    num(w - i),
-                    num(h / 2.0),
-                    num(w - i),
-                    num(i),
-                    num(h / 2.0)
+                    Num(i),
+                    Num(w - i),
+                    Num(h / 2.0),
+                    Num(w - i),
+                    Num(i),
+                    Num(h / 2.0)
                 )
             }
             StateKind::Event => write!(
                 self.out,
                 "<rect class=\"o\" width=\"{w_}\" height=\"{h_}\" rx=\"4\"/><rect class=\"i\" x=\"3\" y=\"3\" width=\"{}\" height=\"{}\" rx=\"2\"/>",
-                num(w - 6.0),
-                num(h - 6.0)
+                Num(w - 6.0),
+                Num(h - 6.0)
             ),
             StateKind::Callback => {
                 let c = 9.0;
                 write!(
                     self.out,
                     "<polygon class=\"o\" points=\"{c},0 {},0 {w_},{c} {w_},{} {},{h_} {c},{h_} 0,{} 0,{c}\"/><path class=\"i\" d=\"M{} 7h6v6\"/>",
-                    num(w - c),
-                    num(h - c),
-                    num(w - c),
-                    num(h - c),
-                    num(w - 16.0),
+                    Num(w - c),
+                    Num(h - c),
+                    Num(w - c),
+                    Num(h - c),
+                    Num(w - 16.0),
                 )
             }
             StateKind::Sleep => write!(
                 self.out,
                 "<rect class=\"o\" width=\"{w_}\" height=\"{h_}\" rx=\"{}\"/>",
-                num(h / 2.0)
+                Num(h / 2.0)
             ),
             StateKind::Parallel => write!(
                 self.out,
                 "<rect class=\"o\" width=\"{w_}\" height=\"{h_}\" rx=\"2\"/><path class=\"i\" d=\"M6 0V{h_}M{} 0V{h_}\"/>",
-                num(w - 6.0)
+                Num(w - 6.0)
             ),
             StateKind::ForEach => write!(
                 self.out,
                 "<rect class=\"o\" x=\"4\" width=\"{}\" height=\"{}\" rx=\"4\"/><rect class=\"o\" y=\"4\" width=\"{}\" height=\"{}\" rx=\"4\"/>",
-                num(w - 4.0),
-                num(h - 4.0),
-                num(w - 4.0),
-                num(h - 4.0)
+                Num(w - 4.0),
+                Num(h - 4.0),
+                Num(w - 4.0),
+                Num(h - 4.0)
             ),
             StateKind::Inject => write!(
                 self.out,
@@ -345,10 +373,13 @@ mod tests {
 
     #[test]
     fn numbers_have_one_decimal_at_most_and_no_negative_zero() {
+        let num = |v: f64| Num(v).to_string();
         assert_eq!(num(1.0), "1");
         assert_eq!(num(1.25), "1.3");
         assert_eq!(num(-0.01), "0");
         assert_eq!(num(-3.5), "-3.5");
+        assert_eq!(num(-0.5), "-0.5");
         assert_eq!(num(f64::NAN), "0");
+        assert_eq!(num(f64::INFINITY), "0");
     }
 }

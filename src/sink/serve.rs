@@ -278,6 +278,15 @@ async fn diagram(
     let Ok(_permit) = s.diagram_renders.acquire().await else {
         return diagrams::refusal(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
     };
+    // Another request may have drawn it while this one waited.
+    let cached = s
+        .diagram_cache
+        .lock()
+        .expect("diagram cache lock")
+        .get(name, &source);
+    if let Some(rendered) = cached {
+        return diagrams::answer(&rendered, &headers);
+    }
     let job = source.clone();
     let rendered =
         match tokio::task::spawn_blocking(move || diagrams::Rendered::new(job.render().text)).await
