@@ -39,6 +39,9 @@ pub async fn run(
     );
     shared.webhooks = secrets::webhook_secrets(&config)?;
     shared.events_token = secrets::events_token(&config)?;
+    shared.diagram_cache = std::sync::Mutex::new(crate::sink::diagrams::Cache::new(
+        config.diagrams.cache_bytes,
+    ));
     let shared = Arc::new(shared);
     let daemon = Daemon::new(config.clone(), shared.clone(), catalog_token)?;
     let listener = tokio::net::TcpListener::bind(&config.server.listen)

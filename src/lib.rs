@@ -21,6 +21,7 @@
 //! - [`source`]: where workflows come from (a folder, a git repository, a Data Index, the
 //!   bundled examples); each read returns a [`source::Snapshot`] of workflows plus the
 //!   diagnostics of what it could not read.
+//! - [`diagram`]: draws a workflow's states and transitions as an SVG (pure, deterministic).
 //! - [`entity`]: maps workflows to Backstage `Template` entities (names, form, step); pure.
 //! - [`plan`]: what must change between what is published and what is desired.
 //! - [`pipeline`]: read, merge and map once, for the `export` and `check` commands.
@@ -36,6 +37,7 @@
 pub mod cloudevent;
 pub mod config;
 pub mod daemon;
+pub mod diagram;
 pub mod entity;
 pub mod memory;
 pub mod pipeline;

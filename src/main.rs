@@ -99,17 +99,21 @@ fn main() -> ExitCode {
                 );
                 return ExitCode::from(EXIT_FAILED_WORKFLOWS);
             }
-            Some(dir) => {
-                export::write_dir(&dir, &outcome.templates, config.export.format).map(|r| {
-                    eprintln!(
-                        "{}: {} written, {} unchanged, {} removed",
-                        dir.display(),
-                        r.written.len(),
-                        r.unchanged.len(),
-                        r.removed.len()
-                    )
-                })
-            }
+            Some(dir) => export::write_dir(
+                &dir,
+                &outcome.templates,
+                &outcome.diagrams,
+                config.export.format,
+            )
+            .map(|r| {
+                eprintln!(
+                    "{}: {} written, {} unchanged, {} removed",
+                    dir.display(),
+                    r.written.len(),
+                    r.unchanged.len(),
+                    r.removed.len()
+                )
+            }),
         };
         if let Err(e) = written {
             eprintln!("error: {e}");

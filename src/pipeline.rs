@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::diagram;
 use crate::entity::{self, Template};
 use crate::source::{self, DeployRule, Reader, Role, Snapshot, bundled};
 use crate::workflow::{Availability, DeploymentInfo, Diagnostic, Severity, Workflow};
@@ -21,6 +22,8 @@ pub struct Outcome {
     pub diagnostics: Vec<Diagnostic>,
     /// Sources that could not be read at all: what they define is missing from `templates`.
     pub failed_sources: Vec<String>,
+    /// What each template's diagram is drawn from, by template name.
+    pub diagrams: BTreeMap<String, Arc<diagram::Source>>,
 }
 
 impl Outcome {
@@ -236,7 +239,7 @@ pub fn assemble(config: &Config, reads: &[SourceRead]) -> Outcome {
     };
     let (templates, mapping) = entity::map_all_with_diagnostics(
         &workflows,
-        &entity::MapOptions::from_config(&config.templates),
+        &entity::MapOptions::from_config(&config.templates).with_diagrams(&config.diagrams),
     );
     diagnostics.extend(mapping.into_iter().map(|d| {
         Diagnostic {
@@ -249,12 +252,39 @@ pub fn assemble(config: &Config, reads: &[SourceRead]) -> Outcome {
             ..d
         }
     }));
+    let diagrams = diagram_sources(&workflows, &templates);
     diagnostics.sort();
     Outcome {
         templates,
         diagnostics,
         failed_sources,
+        diagrams,
     }
+}
+
+/// Each template's diagram source: its workflow's graph under its title.
+fn diagram_sources(
+    workflows: &[Cow<'_, Workflow>],
+    templates: &[Template],
+) -> BTreeMap<String, Arc<diagram::Source>> {
+    let by_id: BTreeMap<&str, &Workflow> =
+        workflows.iter().map(|w| (w.id.as_str(), &**w)).collect();
+    templates
+        .iter()
+        .filter_map(|t| {
+            let id = t
+                .metadata
+                .annotations
+                .get(entity::map::annotation::WORKFLOW_ID)?;
+            let workflow = by_id.get(id.as_str())?;
+            let source = diagram::Source {
+                graph: workflow.graph.clone(),
+                title: t.metadata.title.clone(),
+                workflow_id: id.clone(),
+            };
+            Some((t.metadata.name.clone(), Arc::new(source)))
+        })
+        .collect()
 }
 
 /// Reads and maps everything the configuration names.

@@ -20,6 +20,9 @@ pub struct Item {
     pub yaml: String,
     /// SHA-256 of `yaml`: equal hashes mean nothing to do.
     pub hash: String,
+    /// What its diagram is drawn from; `None` for a template read back from the catalog or
+    /// the state folder and not mapped since.
+    pub diagram: Option<Arc<crate::diagram::Source>>,
 }
 
 impl Item {
@@ -30,7 +33,12 @@ impl Item {
             template,
             yaml,
             hash,
+            diagram: None,
         }
+    }
+
+    pub fn with_diagram(self, diagram: Option<Arc<crate::diagram::Source>>) -> Self {
+        Self { diagram, ..self }
     }
 
     /// An entity read back from the catalog (adopted at start), served as the catalog holds it.
@@ -147,6 +155,7 @@ mod tests {
                 input_schema: None,
                 origin: Origin::default(),
                 deployment: None,
+                graph: Default::default(),
             })
             .collect();
         map_all(&workflows, &MapOptions::default())

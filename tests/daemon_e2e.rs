@@ -421,6 +421,102 @@ async fn edited_workflow_updates_its_template_in_place() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_template_links_to_its_diagram_which_changes_with_its_workflow() {
+    let _slot = slot();
+    let Some(cat) = start_catalog(Options::default()).await else {
+        return;
+    };
+    let setup = Setup::new(&cat.base_url, &cat.token);
+    let port = daemon::free_port();
+    // What a browser would be given: here the daemon itself, as a proxy route would forward.
+    let browser_base = format!("http://127.0.0.1:{port}");
+    let (config, port) = setup.write_config(&ConfigOpts {
+        port: Some(port),
+        extra_config: format!("diagrams:\n  baseUrl: {browser_base}\n"),
+        ..ConfigOpts::default()
+    });
+    let _d = Daemon::start(&config, port, &cat.token, "daemon").await;
+    let (templates, _) = wait_for_templates(&cat, &NAMES, VISIBLE).await;
+    let url = format!("{browser_base}/diagrams/hello-world.svg");
+    assert_eq!(
+        templates["hello-world"]["metadata"]["links"],
+        json!([{"url": url, "title": "Workflow diagram", "icon": "dashboard"}])
+    );
+
+    let http = reqwest::Client::new();
+    let get = |etag: Option<String>| {
+        let mut r = http.get(&url);
+        if let Some(e) = etag {
+            r = r.header("if-none-match", e);
+        }
+        r.send()
+    };
+    let first = get(None).await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let header = |r: &reqwest::Response, h: &str| {
+        r.headers()
+            .get(h)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    assert_eq!(header(&first, "content-type"), "image/svg+xml");
+    assert_eq!(
+        header(&first, "content-security-policy"),
+        "default-src 'none'; style-src 'unsafe-inline'"
+    );
+    assert_eq!(header(&first, "x-content-type-options"), "nosniff");
+    let etag = header(&first, "etag");
+    let svg = first.text().await.unwrap();
+    roxmltree::Document::parse(&svg).expect("well-formed SVG");
+    assert!(svg.contains("<title>Greet</title>"), "{svg}");
+    assert_eq!(
+        get(Some(etag.clone())).await.unwrap().status(),
+        StatusCode::NOT_MODIFIED
+    );
+
+    // An edit: the diagram follows; the link in the catalog stays the same.
+    edit(
+        &setup.flows.join("hello-world/hello-world.sw.yaml"),
+        "  - name: Greet",
+        "  - name: Greet warmly",
+    );
+    let (new_etag, took) = eventually("the edited diagram of hello-world", VISIBLE, || async {
+        let r = get(Some(etag.clone())).await.map_err(|e| e.to_string())?;
+        if r.status() != StatusCode::OK {
+            return Err(format!("{}", r.status()));
+        }
+        let etag = header(&r, "etag");
+        let svg = r.text().await.map_err(|e| e.to_string())?;
+        if svg.contains("<title>Greet warmly</title>") {
+            Ok(etag)
+        } else {
+            Err("still the old diagram".into())
+        }
+    })
+    .await;
+    println!("edit -> new diagram: {:.2} s", took.as_secs_f64());
+    assert_ne!(new_etag, etag);
+    assert_eq!(
+        get(Some(new_etag)).await.unwrap().status(),
+        StatusCode::NOT_MODIFIED
+    );
+    let after = cat
+        .get_entity("template", "default", "hello-world")
+        .await
+        .unwrap();
+    assert_eq!(
+        after["metadata"]["links"],
+        templates["hello-world"]["metadata"]["links"]
+    );
+    let unknown = http
+        .get(format!("{browser_base}/diagrams/no-such-template.svg"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+}
+
 /// A workflow whose template lands in the same shard as `name`.
 fn shard_buddy(name: &str) -> (String, String) {
     let shard = shard_of(name, SHARDS);

@@ -204,6 +204,13 @@ async fn per_release(release: Release) {
         annotation(greeting, "orchestrator.io/deployed-version"),
         Some("1.0")
     );
+    // A workflow only the Data Index has gets its diagram from the Data Index's `source`.
+    let diagram = h.shared.diagrams.read().await["greeting"].render();
+    assert!(
+        diagram.text.contains("<title>Greet</title>"),
+        "{}",
+        diagram.text
+    );
     // The file-based schema came from the workflow service: the form has its field.
     let form = serde_json::to_string(&greeting["spec"]["parameters"]).unwrap();
     assert!(form.contains("language"), "{form}");

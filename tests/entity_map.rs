@@ -26,6 +26,7 @@ fn wf(id: &str) -> Workflow {
             links: None,
         },
         deployment: None,
+        graph: Default::default(),
     }
 }
 

@@ -222,10 +222,15 @@ fn out_dir_writes_one_file_per_template_and_removes_only_its_own_stale_files() {
             ".orchestrator-provider-export",
             "README.md",
             "catalog-info.yaml",
+            "deploy-app.svg",
             "deploy-app.yaml",
+            "hello-world.svg",
             "hello-world.yaml",
+            "notify-manager.svg",
             "notify-manager.yaml",
+            "onboarding.svg",
             "onboarding.yaml",
+            "provision-database.svg",
             "provision-database.yaml",
         ]
     );
@@ -257,11 +262,12 @@ fn out_dir_writes_one_file_per_template_and_removes_only_its_own_stale_files() {
         .get_output()
         .clone();
     assert!(
-        text(&run.stderr).contains("1 written, 4 unchanged, 1 removed"),
+        text(&run.stderr).contains("1 written, 8 unchanged, 2 removed"),
         "{}",
         text(&run.stderr)
     );
     assert!(!out.join("hello-world.yaml").exists());
+    assert!(!out.join("hello-world.svg").exists());
     assert!(out.join("README.md").exists());
     assert_eq!(
         std::fs::metadata(out.join("onboarding.yaml"))
@@ -272,6 +278,59 @@ fn out_dir_writes_one_file_per_template_and_removes_only_its_own_stale_files() {
     );
     let location = std::fs::read_to_string(out.join("catalog-info.yaml")).unwrap();
     assert!(!location.contains("hello-world"));
+}
+
+#[test]
+fn out_dir_diagrams_are_linked_with_a_base_url_and_change_only_with_their_workflow() {
+    let tmp = tempfile::tempdir().unwrap();
+    let flows = tmp.path().join("flows");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/workflows"),
+        &flows,
+    );
+    let out = tmp.path().join("out");
+    let export = || {
+        bin()
+            .arg("export")
+            .arg(&flows)
+            .arg("--out")
+            .arg(&out)
+            .env(
+                "ORCHESTRATOR_PROVIDER__DIAGRAMS__BASE_URL",
+                "https://static.example.com/workflows",
+            )
+            .assert()
+            .success()
+    };
+    export();
+    let template: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(out.join("onboarding.yaml")).unwrap())
+            .unwrap();
+    assert_eq!(
+        template["metadata"]["links"],
+        serde_json::json!([{
+            "url": "https://static.example.com/workflows/diagrams/onboarding.svg",
+            "title": "Workflow diagram",
+            "icon": "dashboard",
+        }])
+    );
+    let svg = std::fs::read_to_string(out.join("onboarding.svg")).unwrap();
+    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    assert!(svg.contains("<title>CreateAccount</title>"), "{svg}");
+    let mtime = |f: &str| std::fs::metadata(out.join(f)).unwrap().modified().unwrap();
+    let before = (mtime("onboarding.svg"), mtime("hello-world.svg"));
+
+    // Only the edited workflow's diagram is written again.
+    let file = flows.join("onboarding/onboarding.sw.json");
+    let edited = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("\"Notify\"", "\"Tell the manager\"");
+    std::fs::write(&file, edited).unwrap();
+    export();
+    let svg = std::fs::read_to_string(out.join("onboarding.svg")).unwrap();
+    assert!(svg.contains("<title>Tell the manager</title>"), "{svg}");
+    assert_ne!(mtime("onboarding.svg"), before.0);
+    assert_eq!(mtime("hello-world.svg"), before.1);
 }
 
 #[test]

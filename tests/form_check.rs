@@ -260,6 +260,7 @@ fn workflow(id: &str, schema: Value) -> Workflow {
             links: None,
         },
         deployment: None,
+        graph: Default::default(),
     }
 }
 

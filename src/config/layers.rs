@@ -449,6 +449,30 @@ mod tests {
     }
 
     #[test]
+    fn the_diagram_base_url_must_be_an_absolute_url_without_credentials() {
+        for bad in [
+            "/api/proxy/x",
+            "ftp://h/x",
+            "https://",
+            "https://user:pw@h/x",
+        ] {
+            let (_d, path) = file(&format!("diagrams:\n  baseUrl: '{bad}'\n"));
+            let err = Layers::new().file(&path).unwrap().build().unwrap_err();
+            assert_eq!(err.key, "diagrams.baseUrl", "{bad}");
+            assert!(!err.to_string().contains("pw@"), "{err}");
+        }
+        let (_d, path) = file(
+            "diagrams:\n  baseUrl: https://backstage.example.com/api/proxy/op\n  cacheBytes: 1000\n",
+        );
+        let c = Layers::new().file(&path).unwrap().build().unwrap();
+        assert_eq!(
+            c.diagrams.base_url.as_deref(),
+            Some("https://backstage.example.com/api/proxy/op")
+        );
+        assert_eq!(c.diagrams.cache_bytes, 1000);
+    }
+
+    #[test]
     fn the_shipped_example_config_is_valid() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.yaml");
         Layers::new().file(&path).unwrap().build().unwrap();

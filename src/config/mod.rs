@@ -30,9 +30,9 @@ pub use duration::Seconds;
 pub use error::{ConfigError, Origin};
 pub use layers::{ENV_PREFIX, Layers};
 pub use model::{
-    CatalogConfig, Config, DEFAULT_MAX_FILE_BYTES, EventsConfig, ExportConfig, Format, LogFormat,
-    LoggingConfig, OwnerRuleConfig, ParsingConfig, SecretConfig, ServerConfig, SyncConfig,
-    TemplatesConfig, WebhooksConfig, WidgetPolicyName, WidgetsConfig, state_dir_for,
+    CatalogConfig, Config, DEFAULT_MAX_FILE_BYTES, DiagramsConfig, EventsConfig, ExportConfig,
+    Format, LogFormat, LoggingConfig, OwnerRuleConfig, ParsingConfig, SecretConfig, ServerConfig,
+    SyncConfig, TemplatesConfig, WebhooksConfig, WidgetPolicyName, WidgetsConfig, state_dir_for,
 };
 pub use redact::without_userinfo;
 pub use sources::{

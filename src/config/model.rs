@@ -37,6 +37,8 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     #[serde(default)]
     pub events: EventsConfig,
+    #[serde(default)]
+    pub diagrams: DiagramsConfig,
     /// Where the daemon keeps state between runs: git clones; without a catalog, what it
     /// published (so that a restart whose sources read empty is held by the delete guard).
     /// Relative to the configuration file's folder when set there. Default: the platform's state
@@ -193,6 +195,7 @@ impl Default for Config {
             logging: LoggingConfig::default(),
             webhooks: WebhooksConfig::default(),
             events: EventsConfig::default(),
+            diagrams: DiagramsConfig::default(),
             state_dir: default_state_dir(),
         }
     }
@@ -229,6 +232,26 @@ pub struct EventsConfig {
     pub token_env: Option<String>,
     /// File holding that token.
     pub token_file: Option<PathBuf>,
+}
+
+/// Workflow diagrams: `GET /diagrams/<name>.svg` on the daemon, `<name>.svg` in `export --out`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct DiagramsConfig {
+    /// The URL under which a *browser* reaches the daemon's `/diagrams/` paths (a Backstage
+    /// proxy route, an Ingress); templates link to their diagram only when it is set.
+    pub base_url: Option<String>,
+    /// Rendered diagrams the daemon keeps, in bytes of SVG at most.
+    pub cache_bytes: usize,
+}
+
+impl Default for DiagramsConfig {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            cache_bytes: 4 * 1024 * 1024,
+        }
+    }
 }
 
 /// A shared secret from an environment variable or a file.

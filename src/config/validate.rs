@@ -118,6 +118,21 @@ impl Config {
                 return Err(err(key.into(), format!("`{u}` is not an http(s) URL")));
             }
         }
+        if let Some(url) = &self.diagrams.base_url {
+            let host = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"))
+                .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""));
+            if host.is_none_or(|h| h.is_empty() || h.contains('@')) {
+                return Err(err(
+                    "diagrams.baseUrl".into(),
+                    format!(
+                        "{:?} is not an absolute http(s) URL without credentials: it is the address a browser opens, e.g. https://backstage.example.com/api/proxy/orchestrator-provider",
+                        without_userinfo(url)
+                    ),
+                ));
+            }
+        }
         if self.catalog.token_env.is_some() && self.catalog.token_file.is_some() {
             return Err(err(
                 "catalog.tokenEnv".into(),

@@ -186,6 +186,7 @@ fn map_one(workflow: &Workflow, name: String, opts: &MapOptions) -> (Template, V
         .map(|c| Diagnostic::warning(&workflow.origin.path, Some(id), c.message))
         .collect();
 
+    let links = links(workflow, &name, opts);
     let template = Template {
         api_version: API_VERSION.into(),
         kind: "Template".into(),
@@ -196,7 +197,7 @@ fn map_one(workflow: &Workflow, name: String, opts: &MapOptions) -> (Template, V
             description,
             tags: tags(&workflow.annotations),
             annotations,
-            links: links(workflow, opts),
+            links,
         },
         spec: TemplateSpec {
             spec_type: opts.spec_type.clone(),
@@ -350,6 +351,7 @@ mod tests {
                 links: None,
             },
             deployment: None,
+            graph: Default::default(),
         }
     }
 

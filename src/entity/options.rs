@@ -1,8 +1,9 @@
 //! What the mapper takes from the configuration: namespace, type, owner (by rule), system,
-//! lifecycle, the scaffolder action, the widget policy and the Orchestrator's URL.
+//! lifecycle, the scaffolder action, the widget policy, the Orchestrator's URL and the diagrams'
+//! browser-facing URL.
 
 use super::stock_form::{Policy, WidgetPolicy};
-use crate::config::{TemplatesConfig, WidgetPolicyName};
+use crate::config::{DiagramsConfig, TemplatesConfig, WidgetPolicyName};
 
 /// Who owns a template, decided per workflow: the first rule that matches wins, else the default.
 #[derive(Debug, Clone)]
@@ -33,6 +34,9 @@ pub struct MapOptions {
     pub widgets: WidgetPolicy,
     /// The Backstage app's base URL, for the "Run in the Orchestrator" link; none: no link.
     pub orchestrator_url: Option<String>,
+    /// Where a browser reaches the daemon's `/diagrams/` paths (`diagrams.baseUrl`), for the
+    /// "Workflow diagram" link; none: no link.
+    pub diagram_base_url: Option<String>,
 }
 
 impl MapOptions {
@@ -67,6 +71,15 @@ impl MapOptions {
                 allow: t.widgets.allow.iter().cloned().collect(),
             },
             orchestrator_url: t.orchestrator_url.clone(),
+            diagram_base_url: None,
+        }
+    }
+
+    /// With the diagram link of the `diagrams` section.
+    pub fn with_diagrams(self, d: &DiagramsConfig) -> Self {
+        Self {
+            diagram_base_url: d.base_url.clone(),
+            ..self
         }
     }
 }

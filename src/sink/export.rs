@@ -1,17 +1,22 @@
 //! Export: templates as YAML (or JSON) on stdout, or as one file per template in a folder.
 //!
 //! A folder export also writes `catalog-info.yaml`, a `kind: Location` listing every template
-//! file, so the folder can be committed and registered once. It keeps a manifest of the files it
+//! file, so the folder can be committed and registered once, and `<name>.svg`, the workflow
+//! diagram, beside each template (any static host can serve them to the `diagrams.baseUrl`
+//! links). It keeps a manifest of the files it
 //! wrote (`.orchestrator-provider-export`) and removes those that are no longer produced; it
 //! never touches a file it did not write. Unchanged files are not rewritten.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::config::Format;
+use crate::diagram;
 use crate::entity::{self, Template};
 
 /// The manifest of files written by the last export into a folder.
@@ -81,11 +86,13 @@ struct LocationSpec {
     targets: Vec<String>,
 }
 
-/// Writes one file per template plus `catalog-info.yaml` into `dir`, and removes the files a
-/// previous export wrote that are no longer produced.
+/// Writes one file per template, its diagram (`<name>.svg`, for each template `diagrams` has)
+/// and `catalog-info.yaml` into `dir`, and removes the files a previous export wrote that are no
+/// longer produced.
 pub fn write_dir(
     dir: &Path,
     templates: &[Template],
+    diagrams: &BTreeMap<String, Arc<diagram::Source>>,
     format: Format,
 ) -> Result<DirReport, ExportError> {
     let err = |path: &Path| {
@@ -109,6 +116,19 @@ pub fn write_dir(
         )?;
         files.insert(name);
     }
+    // Rendering is CPU work: on every core, then written in name order.
+    let svgs: Vec<(String, String)> = templates
+        .par_iter()
+        .filter_map(|t| {
+            let source = diagrams.get(&t.metadata.name)?;
+            Some((format!("{}.svg", t.metadata.name), source.render().text))
+        })
+        .collect();
+    let entity_files = files.clone();
+    for (name, svg) in svgs {
+        write_if_changed(&dir.join(&name), &svg, &mut report, &name)?;
+        files.insert(name);
+    }
     let namespace = templates
         .first()
         .map_or("default", |t| t.metadata.namespace.as_str());
@@ -121,7 +141,7 @@ pub fn write_dir(
             description: "SonataFlow workflow templates exported by orchestrator-provider",
         },
         spec: LocationSpec {
-            targets: files.iter().map(|f| format!("./{f}")).collect(),
+            targets: entity_files.iter().map(|f| format!("./{f}")).collect(),
         },
     };
     let location_text =

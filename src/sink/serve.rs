@@ -24,6 +24,7 @@ use axum::routing::{get, post};
 use sha2::{Digest, Sha256};
 use tokio::sync::{RwLock, mpsc};
 
+use super::diagrams;
 use crate::plan::Item;
 use crate::secrets::WebhookSecrets;
 
@@ -129,6 +130,12 @@ pub struct Shared {
     pub webhooks: WebhookSecrets,
     /// The bearer token `POST /events` requires, if any.
     pub events_token: Option<String>,
+    /// What each served template's diagram is drawn from (`GET /diagrams/<name>.svg`).
+    pub diagrams: RwLock<Arc<diagrams::Sources>>,
+    /// Rendered diagrams, bounded in bytes (`diagrams.cacheBytes`).
+    pub diagram_cache: std::sync::Mutex<diagrams::Cache>,
+    /// Renderings in flight at once: a burst of requests cannot take every core or much memory.
+    pub diagram_renders: tokio::sync::Semaphore,
 }
 
 impl Shared {
@@ -154,12 +161,24 @@ impl Shared {
                 ..Default::default()
             },
             events_token: None,
+            diagrams: RwLock::new(Arc::new(diagrams::Sources::new())),
+            diagram_cache: std::sync::Mutex::new(diagrams::Cache::new(4 * 1024 * 1024)),
+            diagram_renders: tokio::sync::Semaphore::new(2),
         }
     }
 
     pub async fn publish(&self, shards: Vec<ShardDoc>) {
         *self.shards.write().await = Arc::new(shards);
         self.ready.store(true, Ordering::Release);
+    }
+
+    /// Serves these diagrams from now on; cached renderings of templates gone are dropped.
+    pub async fn publish_diagrams(&self, sources: diagrams::Sources) {
+        self.diagram_cache
+            .lock()
+            .expect("diagram cache lock")
+            .retain(&sources);
+        *self.diagrams.write().await = Arc::new(sources);
     }
 }
 
@@ -174,6 +193,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .merge(webhooks)
         .route("/catalog/index.yaml", get(index))
         .route("/catalog/{file}", get(shard))
+        .route("/diagrams/{file}", get(diagram))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/status", get(status))
@@ -226,6 +246,65 @@ fn document(doc: &ShardDoc, headers: &HeaderMap) -> Response {
         .status(StatusCode::OK)
         .body(Body::from(doc.body.to_string()))
         .expect("valid response")
+}
+
+/// `GET /diagrams/<name>.svg`: the diagram of a served template, from the cache or rendered now
+/// (at most two at once, off the async workers).
+async fn diagram(
+    State(s): State<Arc<Shared>>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(name) = file.strip_suffix(".svg") else {
+        return diagrams::refusal(StatusCode::NOT_FOUND, "diagrams are <template-name>.svg");
+    };
+    if !s.ready.load(Ordering::Acquire) {
+        return diagrams::refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "first snapshot not published yet",
+        );
+    }
+    let Some(source) = s.diagrams.read().await.get(name).cloned() else {
+        return diagrams::refusal(StatusCode::NOT_FOUND, "no served template has that name");
+    };
+    let cached = s
+        .diagram_cache
+        .lock()
+        .expect("diagram cache lock")
+        .get(name, &source);
+    if let Some(rendered) = cached {
+        return diagrams::answer(&rendered, &headers);
+    }
+    let Ok(_permit) = s.diagram_renders.acquire().await else {
+        return diagrams::refusal(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    };
+    // Another request may have drawn it while this one waited.
+    let cached = s
+        .diagram_cache
+        .lock()
+        .expect("diagram cache lock")
+        .get(name, &source);
+    if let Some(rendered) = cached {
+        return diagrams::answer(&rendered, &headers);
+    }
+    let job = source.clone();
+    let rendered =
+        match tokio::task::spawn_blocking(move || diagrams::Rendered::new(job.render().text)).await
+        {
+            Ok(r) => Arc::new(r),
+            Err(e) => {
+                tracing::error!(template = name, error = %e, "rendering a diagram failed");
+                return diagrams::refusal(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the diagram could not be drawn",
+                );
+            }
+        };
+    s.diagram_cache
+        .lock()
+        .expect("diagram cache lock")
+        .insert(name, source, rendered.clone());
+    diagrams::answer(&rendered, &headers)
 }
 
 /// Before the first snapshot is published the daemon does not know what it will serve: an

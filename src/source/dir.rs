@@ -308,6 +308,7 @@ fn resolve_one(
             links: None,
         },
         deployment: None,
+        graph: wf.graph.clone(),
     };
     (workflow, diagnostics)
 }

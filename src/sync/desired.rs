@@ -1,6 +1,7 @@
 //! The desired templates: the sources' last good snapshots merged and mapped, off the async
 //! runtime (it is CPU work). A template equal to the one mapped last time keeps its rendered
-//! document, so only what changed is rendered and compared again.
+//! document, so only what changed is rendered and compared again. Each template carries what
+//! its diagram is drawn from (rendered only when someone asks for it).
 
 use std::sync::Arc;
 
@@ -21,13 +22,17 @@ pub(super) async fn map(
     let (entities, diagnostics) = tokio::task::spawn_blocking(move || {
         use rayon::prelude::*;
         let outcome = pipeline::assemble(&config, &reads);
+        let diagrams = &outcome.diagrams;
         let items: Vec<Arc<Item>> = outcome
             .templates
             .into_par_iter()
             .map(
                 |t| match previous.as_ref().and_then(|p| p.get(&t.metadata.name)) {
-                    Some(old) if old.template == t => old.clone(),
-                    _ => Arc::new(Item::new(t)),
+                    Some(old) if old.template == t && old.diagram.is_some() => old.clone(),
+                    _ => {
+                        let diagram = diagrams.get(&t.metadata.name).cloned();
+                        Arc::new(Item::new(t).with_diagram(diagram))
+                    }
                 },
             )
             .collect();

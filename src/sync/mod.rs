@@ -260,6 +260,10 @@ impl Daemon {
                 .publisher
                 .publish(&desired, &unread, &self.shared)
                 .await;
+            if changed || changes.any() {
+                let diagrams = self.publisher.diagram_sources(&desired);
+                self.shared.publish_diagrams(diagrams).await;
+            }
             phases.publish = publishing.elapsed();
             let sources = &self.sources;
             report.catalog_calls = self.publisher.apply_catalog(|id| sources.file_of(id)).await;

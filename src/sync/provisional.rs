@@ -76,6 +76,7 @@ mod tests {
                 ..Origin::default()
             },
             deployment: None,
+            graph: Default::default(),
         }
     }
 

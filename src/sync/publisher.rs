@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::plan::{DeleteGuard, Entities, Held, Item, plan};
 use crate::sink::catalog::{CatalogClient, CatalogError, RetryPolicy};
 use crate::sink::catalog_sync::CatalogSync;
+use crate::sink::diagrams;
 use crate::sink::serve::{Shared, build_shards};
 use crate::telemetry::{self, unix_now};
 
@@ -239,6 +240,22 @@ impl Publisher {
             tracing::info!(templates = self.served.len(), "first snapshot published");
         }
         changes
+    }
+
+    /// What the diagram of every served template is drawn from: the one mapped with it (from
+    /// what is desired when that is what is served, else kept with the served template; a
+    /// template adopted from the catalog and not mapped since has none yet).
+    pub(super) fn diagram_sources(&self, desired: &Entities) -> diagrams::Sources {
+        self.served
+            .iter()
+            .filter_map(|(name, item)| {
+                let source = match desired.get(name) {
+                    Some(d) if d.hash == item.hash && d.diagram.is_some() => d.diagram.clone(),
+                    _ => item.diagram.clone(),
+                }?;
+                Some((name.clone(), source))
+            })
+            .collect()
     }
 
     /// Brings the catalog in step with what is served; returns the number of calls made.

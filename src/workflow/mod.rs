@@ -6,11 +6,14 @@
 //! knows nothing of Backstage: mapping to entities is [`crate::entity`]'s job.
 
 mod diagnostic;
+pub mod graph;
 mod parse;
 mod schema;
+mod states;
 mod tree;
 
 pub use diagnostic::{Diagnostic, Severity};
+pub use graph::Graph;
 pub use parse::{
     ConfigMap, DocumentProblem, InputSchemaRef, Mount, ParseError, ParseLimits, ParsedFile,
     ParsedWorkflow, parse_file,
@@ -20,10 +23,11 @@ pub use tree::{DirTree, MemoryTree, Overlay, Tree, TreeError, join, parent};
 pub(crate) use tree::{percent_decode, percent_encode_segment};
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// One workflow definition, parsed and with its input schema resolved.
 ///
-/// Everything the mapper needs and nothing it does not: the states of the workflow are not kept.
+/// Everything the mapper needs, and the states reduced to what its diagram draws.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Workflow {
     /// The workflow id (`id`, else `key`; `metadata.name` for a SonataFlow CR), exactly as written.
@@ -44,6 +48,8 @@ pub struct Workflow {
     pub origin: Origin,
     /// What a Data Index says about its deployment; `None` when no Data Index is configured.
     pub deployment: Option<DeploymentInfo>,
+    /// States and transitions, for the diagram (shared with the parse cache).
+    pub graph: Arc<Graph>,
 }
 
 /// A workflow's deployment, as the Data Index reports it.

@@ -8,12 +8,16 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use serde_saphyr::Spanned;
+
+use super::graph::Graph;
+use super::states::{Shape, Start, States};
 
 /// Bounds on the work one file may cause.
 #[derive(Debug, Clone, Copy)]
@@ -58,6 +62,8 @@ pub struct ParsedWorkflow {
     pub custom_resource: bool,
     /// 0-based index of the document in a multi-document file.
     pub document: usize,
+    /// The states and transitions, for the workflow's diagram.
+    pub graph: Arc<Graph>,
 }
 
 /// `dataInputSchema`, in either of its forms, reduced to what it points at.
@@ -170,7 +176,7 @@ enum Doc<S> {
 
 /// The fields of a document that matter to us; everything else is skipped unread. Loosely typed
 /// fields are `Value` so that a non-workflow document of another shape is skipped, not refused;
-/// `states` is only looked at for its shape, never built.
+/// of `states` only what a diagram draws is built.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[serde(bound(deserialize = "S: Deserialize<'de>"))]
@@ -184,8 +190,8 @@ struct RawDoc<S> {
     annotations: Option<Value>,
     metadata: Option<Value>,
     data_input_schema: Option<Value>,
-    states: Option<Shape>,
-    start: Option<de::IgnoredAny>,
+    states: Option<States>,
+    start: Option<Start>,
     kind: Option<S>,
     spec: Option<Value>,
     data: Option<Value>,
@@ -226,77 +232,6 @@ impl ScalarText for Box<RawValue> {
             b'-' | b'0'..=b'9' | b't' | b'f' => Some(raw.to_owned()),
             _ => None,
         }
-    }
-}
-
-/// What `states` looks like, found without building it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Shape {
-    Null,
-    EmptyList,
-    List,
-    Other,
-}
-
-impl Shape {
-    fn of(v: Option<&Value>) -> Option<Shape> {
-        Some(match v? {
-            Value::Null => Shape::Null,
-            Value::Array(a) if a.is_empty() => Shape::EmptyList,
-            Value::Array(_) => Shape::List,
-            _ => Shape::Other,
-        })
-    }
-}
-
-impl<'de> Deserialize<'de> for Shape {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct ShapeVisitor;
-        impl<'de> Visitor<'de> for ShapeVisitor {
-            type Value = Shape;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any value")
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
-                let mut shape = Shape::EmptyList;
-                while seq.next_element::<de::IgnoredAny>()?.is_some() {
-                    shape = Shape::List;
-                }
-                Ok(shape)
-            }
-            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Shape, A::Error> {
-                while map
-                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
-                    .is_some()
-                {}
-                Ok(Shape::Other)
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Shape, E> {
-                Ok(Shape::Null)
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Shape, E> {
-                Ok(Shape::Null)
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Shape, D::Error> {
-                Shape::deserialize(d)
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Shape, E> {
-                Ok(Shape::Other)
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Shape, E> {
-                Ok(Shape::Other)
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Shape, E> {
-                Ok(Shape::Other)
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Shape, E> {
-                Ok(Shape::Other)
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Shape, E> {
-                Ok(Shape::Other)
-            }
-        }
-        d.deserialize_any(ShapeVisitor)
     }
 }
 
@@ -380,8 +315,8 @@ fn is_workflow<S>(raw: &RawDoc<S>) -> bool {
             && (raw.name.is_some() || raw.version.is_some()))
 }
 
-fn states_problem(states: Option<Shape>) -> Option<&'static str> {
-    match states {
+fn states_problem(states: Option<&States>) -> Option<&'static str> {
+    match states.map(|s| s.shape) {
         None | Some(Shape::Null) => {
             Some("has no `states`: SonataFlow cannot run it; add at least one state")
         }
@@ -404,7 +339,7 @@ fn plain_workflow<S: ScalarText>(src: &str, index: usize, raw: &RawDoc<S>, out: 
         });
         return;
     };
-    if let Some(problem) = states_problem(raw.states) {
+    if let Some(problem) = states_problem(raw.states.as_ref()) {
         out.problems.push(DocumentProblem {
             document: index,
             workflow_id: Some(id),
@@ -422,6 +357,7 @@ fn plain_workflow<S: ScalarText>(src: &str, index: usize, raw: &RawDoc<S>, out: 
         mounts: Vec::new(),
         custom_resource: false,
         document: index,
+        graph: Arc::new(graph(raw.states.as_ref(), raw.start.as_ref())),
         id,
     });
 }
@@ -448,7 +384,10 @@ fn sonataflow_cr<S>(index: usize, raw: &RawDoc<S>, out: &mut ParsedFile) {
         });
         return;
     };
-    if let Some(problem) = states_problem(Shape::of(flow.get("states"))) {
+    // `spec` is a parsed value already: read its states from it (they cannot fail to read).
+    let states = flow.get("states").and_then(|v| States::deserialize(v).ok());
+    let start = flow.get("start").and_then(|v| Start::deserialize(v).ok());
+    if let Some(problem) = states_problem(states.as_ref()) {
         out.problems.push(DocumentProblem {
             document: index,
             workflow_id: Some(id),
@@ -487,8 +426,14 @@ fn sonataflow_cr<S>(index: usize, raw: &RawDoc<S>, out: &mut ParsedFile) {
         mounts,
         custom_resource: true,
         document: index,
+        graph: Arc::new(graph(states.as_ref(), start.as_ref())),
         id,
     });
+}
+
+fn graph(states: Option<&States>, start: Option<&Start>) -> Graph {
+    let raw = states.map_or(&[][..], |s| &s.states[..]);
+    Graph::build(raw, start.and_then(|s| s.0.as_deref()))
 }
 
 fn config_map<S>(raw: &RawDoc<S>, out: &mut ParsedFile) {

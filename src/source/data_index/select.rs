@@ -167,6 +167,7 @@ fn parse_source(
             links: None,
         },
         deployment: None,
+        graph: wf.graph,
     };
     Ok((workflow, reference, warnings))
 }
