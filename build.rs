@@ -14,11 +14,12 @@ fn main() {
         "/// The bundled example workflows: (path relative to the folder, contents).\npub const BUNDLED: &[(&str, &[u8])] = &[\n",
     );
     for rel in files {
-        let abs = std::fs::canonicalize(root.join(&rel)).expect("fixture path");
+        // Relative to the manifest, not an absolute path: a target folder copied or moved to
+        // another checkout must not keep embedding the first checkout's files.
+        let from_manifest = format!("/{}/{rel}", root.display());
         writeln!(
             code,
-            "    ({rel:?}, include_bytes!({:?})),",
-            abs.display().to_string()
+            "    ({rel:?}, include_bytes!(concat!(env!(\"CARGO_MANIFEST_DIR\"), {from_manifest:?}))),"
         )
         .unwrap();
     }
