@@ -2,8 +2,10 @@
 //! through a Knative broker): structured mode (`application/cloudevents+json`), batched mode
 //! (`application/cloudevents-batch+json`) and binary mode (`ce-*` headers, the body is `data`).
 //!
-//! Only what the daemon needs: whether an event is a `ProcessDefinitionEvent` and which workflow
-//! it names. A malformed event is an error that says what is wrong; the caller answers 400.
+//! The envelope only: the required attributes, the extension attributes and `data` as it came.
+//! What a `ProcessDefinitionEvent` names is read here; instance events are read by
+//! [`crate::instances`]. A malformed event is an error that says what is wrong; the caller
+//! answers 400.
 
 use axum::http::HeaderMap;
 use serde_json::{Map, Value};
@@ -19,9 +21,17 @@ pub struct CloudEvent {
     pub id: String,
     pub source: String,
     pub event_type: String,
+    /// `data` as JSON: structured mode's `data` (a `data_base64` as its base64 string), or a
+    /// binary-mode body whose content type is JSON.
     pub data: Option<Value>,
+    /// A binary-mode body whose content type is not JSON, as it came.
+    pub binary_data: Option<Vec<u8>>,
     /// `kogitoprocid`, the runtime's extension attribute naming the workflow.
     pub process_id: Option<String>,
+    /// Every other attribute (`datacontenttype`, `time`, the `kogito*` extensions...): as given in
+    /// structured mode, as strings from `ce-*` headers in binary mode (there `datacontenttype` is
+    /// the `Content-Type`).
+    pub extensions: Map<String, Value>,
 }
 
 /// Why an event was refused.
@@ -59,13 +69,13 @@ pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Vec<CloudEvent>, CloudE
         .trim()
         .to_ascii_lowercase();
     if content_type == "application/cloudevents+json" {
-        return Ok(vec![structured(json(body)?)?]);
+        return Ok(vec![from_json(json(body)?)?]);
     }
     if content_type == "application/cloudevents-batch+json" {
         let Value::Array(items) = json(body)? else {
             return Err(CloudEventError("a batch must be a JSON array".into()));
         };
-        return items.into_iter().map(structured).collect();
+        return items.into_iter().map(from_json).collect();
     }
     if headers.contains_key("ce-specversion") {
         return binary(headers, &content_type, body).map(|e| vec![e]);
@@ -79,7 +89,9 @@ fn json(body: &[u8]) -> Result<Value, CloudEventError> {
     serde_json::from_slice(body).map_err(|e| CloudEventError(format!("the body is not JSON ({e})")))
 }
 
-fn structured(value: Value) -> Result<CloudEvent, CloudEventError> {
+/// One event in structured mode (a JSON object), as a request body, a batch item or an event
+/// inside a JSON-mode group.
+pub fn from_json(value: Value) -> Result<CloudEvent, CloudEventError> {
     let Value::Object(mut map) = value else {
         return Err(CloudEventError("an event must be a JSON object".into()));
     };
@@ -100,15 +112,23 @@ fn structured(value: Value) -> Result<CloudEvent, CloudEventError> {
             _ => None,
         },
     };
+    let id = attr(&map, "id")?;
+    let source = attr(&map, "source")?;
+    let event_type = attr(&map, "type")?;
+    for name in ["specversion", "id", "source", "type", "data_base64"] {
+        map.remove(name);
+    }
     Ok(CloudEvent {
-        id: attr(&map, "id")?,
-        source: attr(&map, "source")?,
-        event_type: attr(&map, "type")?,
+        id,
+        source,
+        event_type,
         data,
+        binary_data: None,
         process_id: map
             .get("kogitoprocid")
             .and_then(Value::as_str)
             .map(str::to_owned),
+        extensions: map,
     })
 }
 
@@ -127,19 +147,41 @@ fn binary(
         }
     };
     check_version(&attr("specversion")?)?;
-    let data = if body.is_empty() {
-        None
-    } else if content_type.is_empty() || content_type.ends_with("json") {
-        Some(json(body)?)
-    } else {
-        None
+    let json_body = content_type.is_empty() || content_type.ends_with("json");
+    let (data, binary_data) = match (body.is_empty(), json_body) {
+        (true, _) => (None, None),
+        (false, true) => (Some(json(body)?), None),
+        (false, false) => (None, Some(body.to_vec())),
     };
+    let mut extensions = Map::new();
+    for (name, value) in headers {
+        let Some(attribute) = name.as_str().strip_prefix("ce-") else {
+            continue;
+        };
+        if matches!(attribute, "specversion" | "id" | "source" | "type") {
+            continue;
+        }
+        // A value that is not visible ASCII is left out, as before extensions were read: what
+        // the daemon reads from them is checked where it is read.
+        let Ok(value) = value.to_str() else {
+            continue;
+        };
+        extensions.insert(attribute.to_owned(), Value::String(value.to_owned()));
+    }
+    if !content_type.is_empty() {
+        extensions.insert(
+            "datacontenttype".into(),
+            Value::String(content_type.to_owned()),
+        );
+    }
     Ok(CloudEvent {
         id: attr("id")?,
         source: attr("source")?,
         event_type: attr("type")?,
         data,
+        binary_data,
         process_id: attr("kogitoprocid").ok(),
+        extensions,
     })
 }
 

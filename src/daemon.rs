@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 use crate::config::Config;
+use crate::instances::{InstanceMetrics, Limits};
 use crate::secrets;
 use crate::sink::serve::{Shared, router};
 use crate::sync::Daemon;
@@ -42,6 +43,11 @@ pub async fn run(
     shared.diagram_cache = std::sync::Mutex::new(crate::sink::diagrams::Cache::new(
         config.diagrams.cache_bytes,
     ));
+    shared.instances = InstanceMetrics::new(Limits {
+        dedup_window: config.events.dedup_window.duration(),
+        dedup_max_events: config.events.dedup_max_events,
+        max_tracked_instances: config.events.max_tracked_instances,
+    });
     let shared = Arc::new(shared);
     let daemon = Daemon::new(config.clone(), shared.clone(), catalog_token)?;
     let listener = tokio::net::TcpListener::bind(&config.server.listen)

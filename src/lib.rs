@@ -28,6 +28,8 @@
 //! - [`sink`]: where entities go: export (stdout or a folder), serve (the HTTP shard documents),
 //!   catalog (the Backstage REST client and the reconciliation that keeps the catalog in step).
 //! - [`webhook`], [`cloudevent`]: what push webhooks and CloudEvents `POST /events` receives say.
+//! - [`instances`]: SonataFlow's instance events (every encoding) counted into per-workflow
+//!   metrics.
 //! - [`sync`]: the daemon's loop, one reconcile per cycle over its parts: the sources and their
 //!   last good state, the mapping, the publisher (adoption, delete guard, shards, catalog), the
 //!   status, the schedule and the folder watchers.
@@ -39,6 +41,7 @@ pub mod config;
 pub mod daemon;
 pub mod diagram;
 pub mod entity;
+pub mod instances;
 pub mod memory;
 pub mod pipeline;
 pub mod plan;

@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, LoggingConfig};
@@ -22,8 +22,30 @@ pub const SOURCE_FAILURES: &str = "orchestrator_provider_source_failures_total";
 pub const SOURCE_REVISION: &str = "orchestrator_provider_source_commit_info";
 /// Webhook deliveries, by forge and outcome (`push`, `ignored`, `bad_signature`...).
 pub const WEBHOOKS: &str = "orchestrator_provider_webhooks_total";
-/// CloudEvents received on `POST /events`, by outcome (`accepted`, `ignored`, `malformed`).
+/// CloudEvents received on `POST /events`, by outcome (`accepted`: a definition event,
+/// `instance`: an instance event or group, `ignored`, `malformed`, `unauthorized`).
 pub const EVENTS: &str = "orchestrator_provider_cloudevents_total";
+/// Workflow instances started, by `workflow` (a published workflow id, or `other`).
+pub const INSTANCES_STARTED: &str = "orchestrator_provider_workflow_instances_started_total";
+/// Workflow instances completed (state event `eventType` 2, state 2), by `workflow`.
+pub const INSTANCES_COMPLETED: &str = "orchestrator_provider_workflow_instances_completed_total";
+/// Workflow instances aborted (state event `eventType` 2, state 3), by `workflow`.
+pub const INSTANCES_ABORTED: &str = "orchestrator_provider_workflow_instances_aborted_total";
+/// Workflow instance failures (`ProcessInstanceErrorDataEvent`s), by `workflow`.
+pub const INSTANCES_FAILED: &str = "orchestrator_provider_workflow_instances_failed_total";
+/// Instances whose start this daemon saw and whose end it has not, by `workflow`.
+pub const INSTANCES_ACTIVE: &str = "orchestrator_provider_workflow_instances_active";
+/// Start to end of the instances whose start and end this daemon saw, by `workflow`.
+pub const INSTANCE_DURATION: &str = "orchestrator_provider_workflow_instance_duration_seconds";
+/// Instance events by outcome (`counted`, `duplicate`, `not_counted`, `kogito_1x`).
+pub const INSTANCE_EVENTS: &str = "orchestrator_provider_workflow_instance_events_total";
+/// Started instances no longer tracked because `events.maxTrackedInstances` were.
+pub const INSTANCES_EVICTED: &str = "orchestrator_provider_workflow_instances_evicted_total";
+
+/// Buckets of [`INSTANCE_DURATION`], in seconds: workflows run from a fraction of a second to days.
+pub const INSTANCE_DURATION_BUCKETS: [f64; 11] = [
+    0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 14_400.0, 86_400.0,
+];
 /// Reads of a Data Index (`source` = its name); a read is one request per page.
 pub const DATA_INDEX_READS: &str = "orchestrator_provider_data_index_reads_total";
 /// Calls to workflow services' management endpoint for input schemas.
@@ -43,15 +65,25 @@ pub fn init_logging(config: &LoggingConfig) {
     };
 }
 
-/// Installs the global metrics recorder; `None` when one is already installed (tests).
-pub fn init_metrics() -> Option<PrometheusHandle> {
-    let handle = PrometheusBuilder::new()
+/// The Prometheus recorder's settings: histogram buckets (the daemon's own durations, and
+/// workflow instance durations). Tests build local recorders from it.
+pub fn prometheus_builder() -> PrometheusBuilder {
+    PrometheusBuilder::new()
         .set_buckets(&[
             0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
         ])
-        .ok()?
-        .install_recorder()
-        .ok()?;
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                Matcher::Full(INSTANCE_DURATION.into()),
+                &INSTANCE_DURATION_BUCKETS,
+            )
+        })
+        .expect("bucket lists are not empty")
+}
+
+/// Installs the global metrics recorder; `None` when one is already installed (tests).
+pub fn init_metrics() -> Option<PrometheusHandle> {
+    let handle = prometheus_builder().install_recorder().ok()?;
     metrics::describe_histogram!(SYNC_DURATION, "Duration of one sync cycle");
     metrics::describe_counter!(SYNCS, "Sync cycles, by reason");
     metrics::describe_gauge!(WORKFLOWS, "Workflows read per source (last good state)");
@@ -63,6 +95,35 @@ pub fn init_metrics() -> Option<PrometheusHandle> {
         "Unix time of the last success, by what succeeded"
     );
     metrics::describe_counter!(CATALOG_CHANGES, "Catalog changes made, by action");
+    metrics::describe_counter!(
+        INSTANCES_STARTED,
+        "Workflow instances started (state event eventType 1), by published workflow id"
+    );
+    metrics::describe_counter!(
+        INSTANCES_COMPLETED,
+        "Workflow instances completed (eventType 2, state 2), by published workflow id"
+    );
+    metrics::describe_counter!(
+        INSTANCES_ABORTED,
+        "Workflow instances aborted (eventType 2, state 3), by published workflow id"
+    );
+    metrics::describe_counter!(
+        INSTANCES_FAILED,
+        "Workflow instance errors (ProcessInstanceErrorDataEvent), by published workflow id"
+    );
+    metrics::describe_gauge!(
+        INSTANCES_ACTIVE,
+        "Instances whose start this daemon saw and whose end it has not"
+    );
+    metrics::describe_histogram!(
+        INSTANCE_DURATION,
+        "Start to end of instances whose start and end this daemon saw"
+    );
+    metrics::describe_counter!(INSTANCE_EVENTS, "Workflow instance events, by outcome");
+    metrics::describe_counter!(
+        INSTANCES_EVICTED,
+        "Started instances no longer tracked because events.maxTrackedInstances were"
+    );
     Some(handle)
 }
 

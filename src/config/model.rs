@@ -224,14 +224,34 @@ impl Default for WebhooksConfig {
 }
 
 /// `POST /events` (CloudEvents).
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct EventsConfig {
     /// Environment variable holding a token `POST /events` then requires
     /// (`Authorization: Bearer <token>`); unset: open, as Knative brokers post without one.
     pub token_env: Option<String>,
     /// File holding that token.
     pub token_file: Option<PathBuf>,
+    /// How long an instance event's (`id`, `source`) is remembered, so that a redelivery is not
+    /// counted twice.
+    pub dedup_window: Seconds,
+    /// At most this many events are remembered for that (the oldest are forgotten first).
+    pub dedup_max_events: usize,
+    /// Instances whose start was seen and whose end was not, tracked for the active gauge and
+    /// the durations; past this many, the oldest start is forgotten.
+    pub max_tracked_instances: usize,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            token_env: None,
+            token_file: None,
+            dedup_window: Seconds(600.0),
+            dedup_max_events: 100_000,
+            max_tracked_instances: 100_000,
+        }
+    }
 }
 
 /// Workflow diagrams: `GET /diagrams/<name>.svg` on the daemon, `<name>.svg` in `export --out`.

@@ -139,6 +139,26 @@ impl Config {
                 "set `tokenEnv` or `tokenFile`, not both".into(),
             ));
         }
+        for (key, value) in [
+            ("events.dedupMaxEvents", self.events.dedup_max_events),
+            (
+                "events.maxTrackedInstances",
+                self.events.max_tracked_instances,
+            ),
+        ] {
+            if value == 0 || value > 10_000_000 {
+                return Err(err(
+                    key.into(),
+                    "must be between 1 and 10000000 (each takes about 60 bytes)".into(),
+                ));
+            }
+        }
+        if self.events.dedup_window.0 > 7.0 * 86_400.0 {
+            return Err(err(
+                "events.dedupWindow".into(),
+                "must be at most 7 days (168h)".into(),
+            ));
+        }
         if self.parsing.max_file_bytes == 0 {
             return Err(err(
                 "parsing.maxFileBytes".into(),

@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{RwLock, mpsc};
 
 use super::diagrams;
+use crate::instances::{InstanceMetrics, Limits};
 use crate::plan::Item;
 use crate::secrets::WebhookSecrets;
 
@@ -136,6 +137,8 @@ pub struct Shared {
     pub diagram_cache: std::sync::Mutex<diagrams::Cache>,
     /// Renderings in flight at once: a burst of requests cannot take every core or much memory.
     pub diagram_renders: tokio::sync::Semaphore,
+    /// Workflow instance metrics: `POST /events` counts, the sync loop says what is published.
+    pub instances: InstanceMetrics,
 }
 
 impl Shared {
@@ -164,6 +167,7 @@ impl Shared {
             diagrams: RwLock::new(Arc::new(diagrams::Sources::new())),
             diagram_cache: std::sync::Mutex::new(diagrams::Cache::new(4 * 1024 * 1024)),
             diagram_renders: tokio::sync::Semaphore::new(2),
+            instances: InstanceMetrics::new(Limits::default()),
         }
     }
 
@@ -388,48 +392,65 @@ async fn sync(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
 
 /// `POST /events`: CloudEvents from the SonataFlow runtime or operator (or a broker). A
 /// `ProcessDefinitionEvent` makes the next cycle read the Data Index at once and fetch that
-/// workflow's definition again; other event types are accepted and ignored; a malformed request
-/// is refused with 400 and changes nothing.
+/// workflow's definition again; instance events (alone, batched or grouped) are counted into the
+/// instance metrics; other event types are accepted and ignored. A malformed request (one
+/// malformed event in it is enough) is refused with 400 and changes nothing.
 async fn events(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    use crate::telemetry::EVENTS;
     if let Some(token) = &s.events_token
         && !bearer_matches(&headers, token)
     {
-        metrics::counter!(crate::telemetry::EVENTS, "outcome" => "unauthorized").increment(1);
+        metrics::counter!(EVENTS, "outcome" => "unauthorized").increment(1);
         return (
             StatusCode::UNAUTHORIZED,
             "a valid bearer token is required\n",
         )
             .into_response();
     }
+    let malformed = |message: String| {
+        metrics::counter!(EVENTS, "outcome" => "malformed").increment(1);
+        (StatusCode::BAD_REQUEST, format!("{message}\n")).into_response()
+    };
     let events = match crate::cloudevent::parse(&headers, &body) {
         Ok(e) => e,
-        Err(e) => {
-            metrics::counter!(crate::telemetry::EVENTS, "outcome" => "malformed").increment(1);
-            return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response();
-        }
+        Err(e) => return malformed(e.to_string()),
     };
-    let relevant: Vec<&crate::cloudevent::CloudEvent> = events
+    let (definitions, others): (Vec<_>, Vec<_>) =
+        events.into_iter().partition(|e| e.is_process_definition());
+    let instance_events = others
         .iter()
-        .filter(|e| e.is_process_definition())
-        .collect();
-    metrics::counter!(crate::telemetry::EVENTS, "outcome" => "ignored")
-        .increment((events.len() - relevant.len()) as u64);
-    if relevant.is_empty() {
-        return (
-            StatusCode::ACCEPTED,
-            "ignored: not a ProcessDefinitionEvent\n",
-        )
-            .into_response();
+        .filter(|e| crate::instances::is_instance_event(&e.event_type))
+        .count();
+    let ignored = others.len() - instance_events;
+    // Every instance event is read before anything is counted or scheduled.
+    let decoded = match crate::instances::decode(others) {
+        Ok(d) => d,
+        Err(e) => return malformed(e.to_string()),
+    };
+    metrics::counter!(EVENTS, "outcome" => "instance").increment(instance_events as u64);
+    metrics::counter!(EVENTS, "outcome" => "ignored").increment(ignored as u64);
+    metrics::counter!(EVENTS, "outcome" => "accepted").increment(definitions.len() as u64);
+    let mut answer = String::new();
+    if instance_events + decoded.kogito_1x as usize > 0 {
+        let summary = s.instances.apply(decoded, std::time::Instant::now());
+        answer.push_str(&format!(
+            "instance events: {} counted, {} already seen, {} that count nothing, {} Kogito 1.x ignored\n",
+            summary.counted, summary.duplicates, summary.not_counted, summary.kogito_1x
+        ));
     }
-    metrics::counter!(crate::telemetry::EVENTS, "outcome" => "accepted")
-        .increment(relevant.len() as u64);
+    if definitions.is_empty() {
+        if answer.is_empty() {
+            answer.push_str("ignored: not a ProcessDefinitionEvent\n");
+        }
+        return (StatusCode::ACCEPTED, answer).into_response();
+    }
     {
         let mut pending = s.pending.lock().expect("pending lock");
-        for e in &relevant {
+        for e in &definitions {
             match e.workflow_id() {
                 Some(id) => {
                     pending.event_ids.insert(id.to_owned());
@@ -439,7 +460,8 @@ async fn events(
         }
     }
     let _ = s.trigger.try_send(Trigger::Event);
-    (StatusCode::ACCEPTED, "sync scheduled\n").into_response()
+    answer.push_str("sync scheduled\n");
+    (StatusCode::ACCEPTED, answer).into_response()
 }
 
 /// `POST /webhooks/github`: a delivery signed with `X-Hub-Signature-256`. A `push` makes the
@@ -786,9 +808,12 @@ mod tests {
                 .send()
         };
         assert_eq!(post("{").await.unwrap().status(), 400);
-        let other = r#"{"specversion": "1.0", "id": "1", "source": "s", "type": "ProcessInstanceStateDataEvent"}"#;
+        let other = r#"{"specversion": "1.0", "id": "1", "source": "s", "type": "UserTaskInstanceStateDataEvent"}"#;
         assert_eq!(post(other).await.unwrap().status(), 202);
         assert!(rx.try_recv().is_err(), "nothing to do for other types");
+        // An instance event is read (tests/instance_events.rs): one without its body is refused.
+        let instance = r#"{"specversion": "1.0", "id": "1", "source": "s", "type": "ProcessInstanceStateDataEvent"}"#;
+        assert_eq!(post(instance).await.unwrap().status(), 400);
         let event = r#"{"specversion": "1.0", "id": "1", "source": "s", "type": "ProcessDefinitionEvent", "data": {"id": "greeting"}}"#;
         assert_eq!(post(event).await.unwrap().status(), 202);
         assert_eq!(rx.try_recv().unwrap(), Trigger::Event);

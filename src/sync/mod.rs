@@ -40,6 +40,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch as signal};
 
 use crate::config::{Config, ConfigError};
+use crate::entity::map::annotation::WORKFLOW_ID;
 use crate::plan::Entities;
 use crate::sink::serve::{Shared, Trigger};
 use crate::source::{self, Reader};
@@ -76,6 +77,8 @@ pub struct Daemon {
     /// Errors and warnings of the last mapping.
     diagnostics: (usize, usize),
     last: Option<CycleReport>,
+    /// The instance metrics know the published workflow ids.
+    labelled: bool,
     // Kept alive for as long as the daemon runs.
     _watchers: Vec<Watcher>,
 }
@@ -120,6 +123,7 @@ impl Daemon {
             desired: None,
             diagnostics: (0, 0),
             last: None,
+            labelled: false,
             _watchers: watchers,
         })
     }
@@ -263,6 +267,19 @@ impl Daemon {
             if changed || changes.any() {
                 let diagrams = self.publisher.diagram_sources(&desired);
                 self.shared.publish_diagrams(diagrams).await;
+            }
+            if changes.any() || !self.labelled {
+                // Only published workflow ids become instance metric labels.
+                self.shared
+                    .instances
+                    .set_published(self.publisher.served.values().filter_map(|item| {
+                        item.template
+                            .metadata
+                            .annotations
+                            .get(WORKFLOW_ID)
+                            .map(String::as_str)
+                    }));
+                self.labelled = true;
             }
             phases.publish = publishing.elapsed();
             let sources = &self.sources;
