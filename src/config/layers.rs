@@ -475,6 +475,28 @@ mod tests {
     #[test]
     fn the_shipped_example_config_is_valid() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.yaml");
-        Layers::new().file(&path).unwrap().build().unwrap();
+        let config = Layers::new().file(&path).unwrap().build().unwrap();
+        assert_eq!(config.events, super::super::model::EventsConfig::default());
+    }
+
+    #[test]
+    fn instance_event_bounds_are_checked_and_named() {
+        let (_d, path) = file("events:\n  dedupWindow: 1h\n  maxTrackedInstances: 5\n");
+        let config = Layers::new().file(&path).unwrap().build().unwrap();
+        assert_eq!(config.events.dedup_window.0, 3600.0);
+        assert_eq!(config.events.max_tracked_instances, 5);
+        assert_eq!(config.events.dedup_max_events, 100_000);
+        for (text, key) in [
+            (
+                "events:\n  maxTrackedInstances: 0\n",
+                "events.maxTrackedInstances",
+            ),
+            ("events:\n  dedupMaxEvents: 0\n", "events.dedupMaxEvents"),
+            ("events:\n  dedupWindow: 200h\n", "events.dedupWindow"),
+        ] {
+            let (_d, path) = file(text);
+            let err = Layers::new().file(&path).unwrap().build().unwrap_err();
+            assert_eq!(err.key, key, "{err}");
+        }
     }
 }
