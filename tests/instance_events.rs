@@ -1337,3 +1337,65 @@ async fn the_real_daemon_counts_events_posted_over_http() {
     );
     assert_eq!(outcome(&m, "duplicate"), 1.0);
 }
+
+/// A valid binary group with bytes changed, cut or appended, and bytes from nowhere, in each
+/// mode the payload can arrive in: reading answers events or an error, and never panics.
+mod hostile_bytes {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn decode_payload(payload: &[u8], flags: u32, gzip: bool) {
+        let bytes = if gzip {
+            kogito_binary::gzip_bytes(payload)
+        } else {
+            payload.to_vec()
+        };
+        let envelope = json!({
+            "specversion": "1.0", "id": "g", "source": "s", "type": "MultipleProcessInstanceDataEvent",
+            "datacontenttype": "application/octet-stream", "marshallflags": flags,
+            "data": base64::engine::general_purpose::STANDARD.encode(bytes),
+        });
+        let ce = orchestrator_provider::cloudevent::from_json(envelope).unwrap();
+        let _ = orchestrator_provider::instances::decode(vec![ce]);
+    }
+
+    fn valid() -> Vec<u8> {
+        binary_group(
+            "onboarding",
+            "I",
+            at(0, 0),
+            7,
+            vec![
+                ("1", 0, Body::state(1, 1)),
+                ("2", 1, Body::node(1, "n")),
+                ("3", 1, Body::variable("v", Object::Json("{}".into()))),
+                ("4", 1, Body::error("e")),
+                ("5", 1, Body::state(2, 2)),
+            ],
+        )
+        .encode()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn changed_bytes_of_a_valid_group(changes in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8), cut in any::<prop::sample::Index>(), flags in 0u32..8) {
+            let mut bytes = valid();
+            for (at, value) in changes {
+                let i = at.index(bytes.len());
+                bytes[i] = value;
+            }
+            decode_payload(&bytes, flags, false);
+            let n = cut.index(bytes.len());
+            decode_payload(&bytes[..n], flags, false);
+            bytes.extend_from_slice(&[0xFF, 0x7F, 0xFF, 0xFF]);
+            decode_payload(&bytes, flags, false);
+        }
+
+        #[test]
+        fn bytes_from_nowhere(bytes in proptest::collection::vec(any::<u8>(), 0..512), flags in 0u32..8, gzip in any::<bool>()) {
+            decode_payload(&bytes, flags, gzip);
+        }
+    }
+}
