@@ -583,6 +583,51 @@ async fn an_end_whose_start_was_not_seen_leaves_active_at_zero_and_records_no_du
     assert_eq!(get(&m, &format!("{DURATION}_sum"), "onboarding"), 60.0);
 }
 
+/// A binary-mode request whose body is the group's bytes themselves (not base64), plain or
+/// gzipped: they start with a byte base64 text never does, so they are read as they are.
+#[tokio::test]
+async fn a_binary_mode_body_of_raw_bytes_is_read_too() {
+    let server = Server::start(&["onboarding"]).await;
+    let group = binary_group(
+        "onboarding",
+        "R",
+        at(0, 0),
+        7,
+        vec![("r1", 0, Body::state(1, 1))],
+    );
+    let mut headers = binary_mode(
+        "raw",
+        "MultipleProcessInstanceDataEvent",
+        "onboarding",
+        "application/octet-stream",
+    );
+    headers.push(("ce-marshallflags".into(), "7".into()));
+    let (status, answer) = post_binary_mode(&server, &headers, group.encode()).await;
+    assert_eq!(status, 202, "{answer}");
+    let group = binary_group(
+        "onboarding",
+        "S",
+        at(0, 0),
+        7,
+        vec![("s1", 0, Body::state(1, 1))],
+    );
+    let mut headers = binary_mode(
+        "gz",
+        "MultipleProcessInstanceDataEvent",
+        "onboarding",
+        "application/octet-stream",
+    );
+    headers.push(("ce-marshallflags".into(), "7".into()));
+    let (status, answer) = post_binary_mode(
+        &server,
+        &headers,
+        kogito_binary::gzip_bytes(&group.encode()),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(get(&server.samples(), STARTED, "onboarding"), 2.0);
+}
+
 /// Every way a request can be malformed: 400 naming what is wrong, and no instance series moves,
 /// also when the malformed event is one of many in a batch or a group.
 #[tokio::test]
