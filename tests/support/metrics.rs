@@ -4,10 +4,10 @@
 //!
 //! ```ignore
 //! #[path = "support/metrics.rs"]
-//! mod metrics;
-//! let samples = metrics::parse(&text);               // `name{a="1",b="2"}` -> value
-//! let value = metrics::value(&samples, "x_total", &[("workflow", "onboarding")]);
-//! let names = metrics::fresh_daemon_metric_names().await; // runs the real binary once
+//! mod metrics_text;
+//! let samples = metrics_text::parse(&text);               // `name{a="1",b="2"}` -> value
+//! let value = metrics_text::value(&samples, "x_total", &[("workflow", "onboarding")]);
+//! let names = metrics_text::fresh_daemon_metric_names().await; // runs the real binary once
 //! ```
 #![allow(dead_code)]
 
