@@ -16,8 +16,9 @@ use super::escape::literal;
 use super::links::{EntityLink, links};
 use super::name::{assign_names, is_valid_tag, sanitize_tag};
 use super::options::{MapOptions, OwnerRule};
+use super::text;
 use super::{form, stock_form};
-use crate::workflow::{Diagnostic, Workflow};
+use crate::workflow::{Diagnostic, MAX_SCHEMA_DEPTH, Workflow, nests_deeper_than};
 
 /// `apiVersion` of every Template.
 pub const API_VERSION: &str = "scaffolder.backstage.io/v1beta3";
@@ -25,6 +26,10 @@ pub const API_VERSION: &str = "scaffolder.backstage.io/v1beta3";
 pub const RUN_STEP_ID: &str = "runWorkflow";
 /// SonataFlow's version when a workflow declares none.
 pub const DEFAULT_WORKFLOW_VERSION: &str = "1.0";
+/// The largest form (`spec.parameters`, measured as compact JSON) a Template carries; a larger
+/// one is dropped with a warning. The largest form of the ~650 corpus workflows is under 100 KB;
+/// this bounds what one workflow can make the daemon hold and the catalog store.
+pub const MAX_FORM_BYTES: usize = 256 * 1024;
 
 /// Annotation keys written on every Template (plus the `backstage.io/*` source links when known).
 pub mod annotation {
@@ -128,23 +133,42 @@ pub fn map_all<W: Borrow<Workflow> + Sync>(workflows: &[W], opts: &MapOptions) -
     map_all_with_diagnostics(workflows, opts).0
 }
 
-/// [`map_all`], and a warning for each change the mapping made to a form so that it renders on
-/// the Create page (naming the workflow's file, its id, the field and the widget), in template
-/// order.
+/// [`map_all`], and a diagnostic for each thing the mapping dropped or changed, in template
+/// order after the errors: a workflow whose id holds a control character is not mapped (an
+/// error); control characters elsewhere are replaced (a warning); a form nested deeper than
+/// [`MAX_SCHEMA_DEPTH`] or larger than [`MAX_FORM_BYTES`] is left out (a warning); a form
+/// changed so that it renders on the Create page gets a warning per change (naming the field
+/// and the widget). Each names the workflow's file and its id.
 pub fn map_all_with_diagnostics<W: Borrow<Workflow> + Sync>(
     workflows: &[W],
     opts: &MapOptions,
 ) -> (Vec<Template>, Vec<Diagnostic>) {
-    let ids: Vec<&str> = workflows.iter().map(|w| w.borrow().id.as_str()).collect();
+    let mut diagnostics = Vec::new();
+    let mut usable: Vec<&Workflow> = Vec::with_capacity(workflows.len());
+    for workflow in workflows.iter().map(Borrow::borrow) {
+        let mut found = BTreeSet::new();
+        if text::clean(&workflow.id, &mut found) != workflow.id {
+            diagnostics.push(Diagnostic::error(
+                &workflow.origin.path,
+                Some(&workflow.id),
+                format!(
+                    "the id holds control characters ({}): SonataFlow cannot deploy it under that id, and no catalog should store it; remove them",
+                    text::describe(&found)
+                ),
+            ));
+        } else {
+            usable.push(workflow);
+        }
+    }
+    let ids: Vec<&str> = usable.iter().map(|w| w.id.as_str()).collect();
     let names = assign_names(&ids);
     // Names need the whole set; each template then maps on its own, on every core.
-    let mut mapped: Vec<(Template, Vec<Diagnostic>)> = workflows
+    let mut mapped: Vec<(Template, Vec<Diagnostic>)> = usable
         .par_iter()
         .zip(names)
-        .map(|(workflow, name)| map_one(workflow.borrow(), name, opts))
+        .map(|(workflow, name)| map_one(workflow, name, opts))
         .collect();
     mapped.sort_by(|a, b| a.0.metadata.name.cmp(&b.0.metadata.name));
-    let mut diagnostics = Vec::new();
     let templates = mapped
         .into_iter()
         .map(|(template, notes)| {
@@ -156,6 +180,9 @@ pub fn map_all_with_diagnostics<W: Borrow<Workflow> + Sync>(
 }
 
 fn map_one(workflow: &Workflow, name: String, opts: &MapOptions) -> (Template, Vec<Diagnostic>) {
+    let mut diagnostics = Vec::new();
+    let warn =
+        |message: String| Diagnostic::warning(&workflow.origin.path, Some(&workflow.id), message);
     let id = workflow.id.as_str();
     let title = workflow
         .name
@@ -171,7 +198,12 @@ fn map_one(workflow: &Workflow, name: String, opts: &MapOptions) -> (Template, V
         .filter(|d| !d.is_empty())
         .map(str::to_owned);
     let mut parameters = match &workflow.input_schema {
-        Some(schema) => form::parameters(schema, &title),
+        Some(schema) => form_of(schema, &title).unwrap_or_else(|reason| {
+            diagnostics.push(warn(format!(
+                "input schema: {reason}; the template is published without a form"
+            )));
+            serde_json::json!([])
+        }),
         None => serde_json::json!([]),
     };
     let changes = stock_form::fit(&mut parameters, &opts.widgets);
@@ -181,13 +213,14 @@ fn map_one(workflow: &Workflow, name: String, opts: &MapOptions) -> (Template, V
         let list: Vec<&str> = degraded.into_iter().collect();
         annotations.insert(annotation::FORM_DEGRADED.into(), list.join(","));
     }
-    let diagnostics = changes
-        .into_iter()
-        .map(|c| Diagnostic::warning(&workflow.origin.path, Some(id), c.message))
-        .collect();
+    diagnostics.extend(
+        changes
+            .into_iter()
+            .map(|c| Diagnostic::warning(&workflow.origin.path, Some(id), c.message)),
+    );
 
     let links = links(workflow, &name, opts);
-    let template = Template {
+    let mut template = Template {
         api_version: API_VERSION.into(),
         kind: "Template".into(),
         metadata: Metadata {
@@ -222,7 +255,83 @@ fn map_one(workflow: &Workflow, name: String, opts: &MapOptions) -> (Template, V
             },
         },
     };
+    if let Some(message) = clean_text(&mut template) {
+        diagnostics.push(warn(message));
+    }
     (template, diagnostics)
+}
+
+/// The form pages of a schema, or why the template gets none.
+fn form_of(schema: &serde_json::Value, title: &str) -> Result<serde_json::Value, String> {
+    // Schemas resolved from files are already bounded; one from a workflow service is not.
+    if nests_deeper_than(schema, MAX_SCHEMA_DEPTH) {
+        return Err(format!(
+            "objects and lists nest more than {MAX_SCHEMA_DEPTH} deep; flatten the schema"
+        ));
+    }
+    let pages = form::parameters(schema, title);
+    let size = json_size(&pages);
+    if size > MAX_FORM_BYTES {
+        return Err(format!(
+            "the form is {size} bytes as JSON, over the {MAX_FORM_BYTES}-byte limit per template; split the workflow's input or share less through `$ref`s"
+        ));
+    }
+    Ok(pages)
+}
+
+/// The length of a value's compact JSON, without building it.
+fn json_size(value: &serde_json::Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, value).expect("counting never fails");
+    count.0
+}
+
+/// Replaces control characters in every text of the entity that comes from a workflow or a
+/// source (see [`text`]); the warning, if any was found.
+fn clean_text(template: &mut Template) -> Option<String> {
+    let mut found = BTreeSet::new();
+    let mut places: Vec<String> = Vec::new();
+    let meta = &mut template.metadata;
+    if text::clean_in_place(&mut meta.title, &mut found) {
+        places.push("the title".into());
+    }
+    if let Some(d) = &mut meta.description
+        && text::clean_in_place(d, &mut found)
+    {
+        places.push("the description".into());
+    }
+    for (key, value) in meta.annotations.iter_mut() {
+        if text::clean_in_place(value, &mut found) {
+            places.push(format!("`{key}`"));
+        }
+    }
+    for tag in &mut meta.tags {
+        if text::clean_in_place(tag, &mut found) {
+            places.push("the tags".into());
+        }
+    }
+    if text::clean_value(&mut template.spec.parameters, &mut found) {
+        places.push("the input schema".into());
+    }
+    if found.is_empty() {
+        return None;
+    }
+    places.dedup();
+    Some(format!(
+        "control characters ({}) replaced by U+FFFD in {}: PostgreSQL, which Backstage runs on in production, refuses NUL in text, and terminals act on ESC",
+        text::describe(&found),
+        places.join(", ")
+    ))
 }
 
 /// `orchestrator`, then the category of each `workflow-type/<category>` annotation (as a tag),

@@ -11,6 +11,7 @@
 //! - [`escape`]: keeps workflow text literal where the scaffolder evaluates `${{ }}`.
 //! - [`map`]: the [`Template`] entity, [`map_all`] and YAML output.
 //! - [`options`]: [`MapOptions`], what the mapper takes from the configuration.
+//! - [`text`]: control characters, which no entity text may hold.
 
 pub mod escape;
 pub mod form;
@@ -19,10 +20,11 @@ pub mod map;
 pub mod name;
 pub mod options;
 pub mod stock_form;
+pub mod text;
 
 pub use escape::literal;
 pub use links::{EntityLink, LinkKind};
-pub use map::{Template, map_all, map_all_with_diagnostics, to_yaml, to_yaml_one};
+pub use map::{MAX_FORM_BYTES, Template, map_all, map_all_with_diagnostics, to_yaml, to_yaml_one};
 pub use name::{assign_names, is_valid_name, is_valid_tag, sanitize};
 pub use options::{MapOptions, OwnerRule};
 pub use stock_form::WidgetPolicy;
