@@ -90,7 +90,9 @@ pub struct TemplateSpec {
     pub system: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifecycle: Option<String>,
-    /// Form pages: a JSON array (see [`form::parameters`]).
+    /// Form pages: a JSON array (see [`form::parameters`]). Written in YAML flow style below
+    /// a depth, so that its size stays linear in the schema's (see [`super::render`]).
+    #[serde(serialize_with = "super::render::form")]
     pub parameters: serde_json::Value,
     pub steps: Vec<Step>,
     pub output: Output,
@@ -422,21 +424,6 @@ fn owner(workflow: &Workflow, opts: &MapOptions) -> String {
         .map_or_else(|| opts.owner.clone(), |rule| rule.owner.clone())
 }
 
-/// One Template as a YAML document (no `---`).
-///
-/// Ambiguous scalars (`yes`, `1.0`, `010`, `null`) are quoted by serde-saphyr, so every string
-/// reads back as a string.
-pub fn to_yaml_one(template: &Template) -> String {
-    // Only strings, sequences, string-keyed maps and JSON values: nothing the serializer rejects.
-    serde_saphyr::to_string(template).expect("a Template always serialises to YAML")
-}
-
-/// Templates as one multi-document YAML stream, `---` between documents; empty for no templates.
-pub fn to_yaml(templates: &[Template]) -> String {
-    let docs: Vec<String> = templates.par_iter().map(to_yaml_one).collect();
-    docs.join("---\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -632,13 +619,14 @@ mod tests {
 
     #[test]
     fn links_are_written_after_the_annotations_and_only_when_there_are_some() {
-        let plain = to_yaml_one(&map_single(workflow("hello"), &MapOptions::default()));
+        let plain =
+            crate::entity::to_yaml_one(&map_single(workflow("hello"), &MapOptions::default()));
         assert!(!plain.contains("\n  links:"), "{plain}");
         let opts = MapOptions {
             orchestrator_url: Some("https://rhdh.example.com".into()),
             ..MapOptions::default()
         };
-        let yaml = to_yaml_one(&map_single(workflow("hello"), &opts));
+        let yaml = crate::entity::to_yaml_one(&map_single(workflow("hello"), &opts));
         assert!(
             yaml.contains(
                 "  links:\n  - url: https://rhdh.example.com/orchestrator/workflows/hello/execute\n    title: Run in the Orchestrator\nspec:"
@@ -650,9 +638,9 @@ mod tests {
     #[test]
     fn yaml_documents_are_separated_by_dashes() {
         let ts = map_all(&[workflow("a"), workflow("b")], &MapOptions::default());
-        let yaml = to_yaml(&ts);
+        let yaml = crate::entity::to_yaml(&ts);
         assert_eq!(yaml.matches("\n---\n").count(), 1);
         assert!(yaml.starts_with("apiVersion: "));
-        assert_eq!(to_yaml(&[]), "");
+        assert_eq!(crate::entity::to_yaml(&[]), "");
     }
 }

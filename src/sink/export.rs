@@ -36,24 +36,15 @@ pub enum ExportError {
 pub fn render(templates: &[Template], format: Format) -> Result<String, ExportError> {
     match format {
         Format::Yaml => Ok(entity::to_yaml(templates)),
-        Format::Json => serde_json::to_string_pretty(templates)
-            .map(|mut s| {
-                s.push('\n');
-                s
-            })
-            .map_err(|e| ExportError::Encode(e.to_string())),
+        // A list of templates: one level more than a template alone.
+        Format::Json => Ok(entity::to_json_pretty(templates, 1)),
     }
 }
 
 fn render_one(template: &Template, format: Format) -> Result<String, ExportError> {
     match format {
         Format::Yaml => Ok(entity::to_yaml_one(template)),
-        Format::Json => serde_json::to_string_pretty(template)
-            .map(|mut s| {
-                s.push('\n');
-                s
-            })
-            .map_err(|e| ExportError::Encode(e.to_string())),
+        Format::Json => Ok(entity::to_json_pretty(template, 0)),
     }
 }
 
