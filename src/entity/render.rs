@@ -45,20 +45,43 @@ pub fn to_yaml(templates: &[Template]) -> String {
 }
 
 /// A value (a Template, or a list of them) as JSON indented by two spaces, compact below the
-/// depth at which YAML turns to flow style; with a final newline.
+/// depth at which YAML turns to flow style; with a final newline. `templates_nested`: how many
+/// levels the templates are below the top (1 in a list of templates).
 pub fn to_json_pretty<T: Serialize + ?Sized>(value: &T, templates_nested: usize) -> String {
     let mut out = Vec::with_capacity(4096);
+    write_json_pretty(&mut out, value, templates_nested).expect("writing to memory never fails");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+/// [`to_json_pretty`] into a writer, without holding the text.
+pub fn write_json_pretty<W: io::Write, T: Serialize + ?Sized>(
+    out: W,
+    value: &T,
+    templates_nested: usize,
+) -> io::Result<()> {
     let formatter = Formatter {
         depth: 0,
         has_value: false,
         pretty_depth: JSON_PRETTY_DEPTH + templates_nested,
     };
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
-    value
-        .serialize(&mut ser)
-        .expect("a Template always serialises to JSON");
-    out.push(b'\n');
-    String::from_utf8(out).expect("serde_json writes UTF-8")
+    let mut ser = serde_json::Serializer::with_formatter(out, formatter);
+    value.serialize(&mut ser).map_err(io::Error::other)?;
+    ser.into_inner().write_all(b"\n")
+}
+
+/// [`to_yaml`] into a writer: rendered a batch at a time on every core, written in order, so
+/// the whole stream is never held.
+pub fn write_yaml<W: io::Write>(mut out: W, templates: &[Template]) -> io::Result<()> {
+    for (i, batch) in templates.chunks(256).enumerate() {
+        let docs: Vec<String> = batch.par_iter().map(to_yaml_one).collect();
+        for (j, doc) in docs.iter().enumerate() {
+            if i > 0 || j > 0 {
+                out.write_all(b"---\n")?;
+            }
+            out.write_all(doc.as_bytes())?;
+        }
+    }
+    Ok(())
 }
 
 /// `serialize_with` for `spec.parameters`: block style up to [`MAX_BLOCK_INDENT`], flow style

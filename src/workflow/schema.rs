@@ -6,7 +6,7 @@
 //! nothing outside the source root is read (the [`Tree`] enforces it), cycles and runaway
 //! expansions are reported instead of followed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -66,6 +66,8 @@ pub struct SchemaResolver<'t> {
     tree: &'t dyn Tree,
     resource_roots: Vec<String>,
     files: HashMap<String, Result<Arc<Value>, SchemaError>>,
+    /// Files some `$ref` pointed into: kept in `files` for the next schema.
+    shared: HashSet<String>,
 }
 
 /// Where a `$ref` is evaluated: the document it is in and the path its relative refs start from.
@@ -89,6 +91,7 @@ impl<'t> SchemaResolver<'t> {
                 .filter(|r| !r.is_empty())
                 .collect(),
             files: HashMap::new(),
+            shared: HashSet::new(),
         }
     }
 
@@ -127,7 +130,16 @@ impl<'t> SchemaResolver<'t> {
             stack: Vec::new(),
             budget: MAX_NODES,
         };
-        self.expand(&root, &ctx, &mut walk, 1)
+        let resolved = self.expand(&root, &ctx, &mut walk, 1);
+        // A workflow's own schema file is mostly read for it alone: keeping every one parsed
+        // would hold all of them at once (for 10 000 wide forms, gigabytes). Files reached
+        // through `$ref`s (shared definitions) stay cached.
+        if let InputSchemaRef::Path(_) = reference
+            && !self.shared.contains(&ctx.doc_key)
+        {
+            self.files.remove(&ctx.doc_key);
+        }
+        resolved
     }
 
     fn classpath_roots(&self, workflow_path: &str) -> Vec<String> {
@@ -305,6 +317,7 @@ impl<'t> SchemaResolver<'t> {
             ctx.clone()
         } else {
             let path = self.locate(file, &ctx.base, walk.roots, false)?;
+            self.shared.insert(path.clone());
             Context {
                 doc: self.load(&path)?,
                 doc_key: path.clone(),
