@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use assert_cmd::Command;
-use orchestrator_provider::entity::{self, MapOptions, is_valid_name, map_all};
+use orchestrator_provider::entity::{self, MapOptions, is_valid_name, map_all_with_diagnostics};
 use orchestrator_provider::source::dir::read_tree;
 use orchestrator_provider::workflow::{
     MAX_REF_DEPTH, MAX_SCHEMA_DEPTH, MemoryTree, Origin, ParseLimits, Workflow,
@@ -87,15 +87,16 @@ fn read_map_render(files: Vec<(&'static str, String)>) -> (Vec<String>, String) 
         &[],
         None,
     );
-    let mapped = map_all(&snapshot.workflows, &MapOptions::default());
-    let yaml = entity::to_yaml(&mapped.templates);
-    let json = entity::to_json_pretty(&mapped.templates, 1);
+    let (templates, mapping) =
+        map_all_with_diagnostics(&snapshot.workflows, &MapOptions::default());
+    let yaml = entity::to_yaml(&templates);
+    let json = entity::to_json_pretty(&templates, 1);
     let back: Value = serde_json::from_str(&json).expect("the JSON reads back");
-    assert_eq!(back, serde_json::to_value(&mapped.templates).unwrap());
+    assert_eq!(back, serde_json::to_value(&templates).unwrap());
     let diagnostics = snapshot
         .diagnostics
         .iter()
-        .chain(&mapped.diagnostics)
+        .chain(&mapping)
         .map(ToString::to_string)
         .collect();
     (diagnostics, yaml)
@@ -311,14 +312,15 @@ fn a_schema_from_a_workflow_service_deeper_than_the_limit_gets_no_form() {
         },
         deployment: None,
     };
-    let mapped = on_small_stack(move || map_all(&[workflow], &MapOptions::default()));
-    let shown: Vec<String> = mapped.diagnostics.iter().map(ToString::to_string).collect();
+    let (templates, mapping) =
+        on_small_stack(move || map_all_with_diagnostics(&[workflow], &MapOptions::default()));
+    let shown: Vec<String> = mapping.iter().map(ToString::to_string).collect();
     assert_published_without_a_form(
         &shown,
-        &entity::to_yaml(&mapped.templates),
+        &entity::to_yaml(&templates),
         &format!("nest more than {MAX_SCHEMA_DEPTH} deep"),
     );
-    assert!(is_valid_name(&mapped.templates[0].metadata.name));
+    assert!(is_valid_name(&templates[0].metadata.name));
 }
 
 /// 100 000 nested arrays: more than any parser's default limit, so each must refuse it.
