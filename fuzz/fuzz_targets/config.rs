@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     if let Ok(config) = layers.build() {
-        let _ = config.map_options();
-        let _ = config.parse_limits();
+        let _ = orchestrator_provider::entity::MapOptions::from_config(&config.templates);
+        let _ = orchestrator_provider::source::parse_limits(&config);
     }
 });

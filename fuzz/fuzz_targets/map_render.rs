@@ -5,7 +5,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use orchestrator_provider::entity::{
-    self, MAX_FORM_BYTES, MapOptions, is_valid_name, map_all, to_json_pretty, to_yaml_one,
+    self, MAX_FORM_BYTES, MapOptions, is_valid_name, map_all, map_all_with_diagnostics,
+    to_json_pretty, to_yaml_one,
 };
 use orchestrator_provider::source::dir::read_tree;
 use orchestrator_provider::workflow::{MemoryTree, ParseLimits};
@@ -29,12 +30,12 @@ fuzz_target!(|data: &[u8]| {
     listed.dedup();
     let roots = vec!["src/main/resources".to_owned()];
     let snapshot = read_tree(&tree, &listed, &ParseLimits::default(), &roots, None);
-    let mapped = map_all(&snapshot.workflows, &MapOptions::default());
-    for d in snapshot.diagnostics.iter().chain(&mapped.diagnostics) {
+    let (templates, mapping) = map_all_with_diagnostics(&snapshot.workflows, &MapOptions::default());
+    for d in snapshot.diagnostics.iter().chain(&mapping) {
         let shown = d.to_string();
         assert!(!shown.chars().any(char::is_control), "{shown:?}");
     }
-    for template in &mapped.templates {
+    for template in &templates {
         assert!(
             is_valid_name(&template.metadata.name),
             "{:?}",
@@ -71,8 +72,5 @@ fuzz_target!(|data: &[u8]| {
     }
     // Deterministic: the same input maps and renders to the same bytes.
     let again = map_all(&snapshot.workflows, &MapOptions::default());
-    assert_eq!(
-        entity::to_yaml(&again.templates),
-        entity::to_yaml(&mapped.templates)
-    );
+    assert_eq!(entity::to_yaml(&again), entity::to_yaml(&templates));
 });

@@ -616,31 +616,4 @@ mod tests {
                 .contains_key(annotation::FORM_DEGRADED)
         );
     }
-
-    #[test]
-    fn links_are_written_after_the_annotations_and_only_when_there_are_some() {
-        let plain =
-            crate::entity::to_yaml_one(&map_single(workflow("hello"), &MapOptions::default()));
-        assert!(!plain.contains("\n  links:"), "{plain}");
-        let opts = MapOptions {
-            orchestrator_url: Some("https://rhdh.example.com".into()),
-            ..MapOptions::default()
-        };
-        let yaml = crate::entity::to_yaml_one(&map_single(workflow("hello"), &opts));
-        assert!(
-            yaml.contains(
-                "  links:\n  - url: https://rhdh.example.com/orchestrator/workflows/hello/execute\n    title: Run in the Orchestrator\nspec:"
-            ),
-            "{yaml}"
-        );
-    }
-
-    #[test]
-    fn yaml_documents_are_separated_by_dashes() {
-        let ts = map_all(&[workflow("a"), workflow("b")], &MapOptions::default());
-        let yaml = crate::entity::to_yaml(&ts);
-        assert_eq!(yaml.matches("\n---\n").count(), 1);
-        assert!(yaml.starts_with("apiVersion: "));
-        assert_eq!(crate::entity::to_yaml(&[]), "");
-    }
 }

@@ -236,7 +236,59 @@ impl serde_json::ser::Formatter for Formatter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::entity::map::map_all;
+    use crate::entity::options::MapOptions;
+    use crate::workflow::{Origin, Workflow};
     use serde_json::json;
+
+    fn workflow(id: &str) -> Workflow {
+        Workflow {
+            id: id.into(),
+            name: None,
+            description: None,
+            version: None,
+            annotations: Vec::new(),
+            metadata: Default::default(),
+            input_schema: None,
+            origin: Origin {
+                path: format!("flows/{id}.sw.yaml"),
+                sha256: "ab".repeat(32),
+                custom_resource: false,
+                links: None,
+            },
+            deployment: None,
+        }
+    }
+
+    fn map_single(w: Workflow, opts: &MapOptions) -> Template {
+        map_all(&[w], opts).remove(0)
+    }
+
+    #[test]
+    fn links_are_written_after_the_annotations_and_only_when_there_are_some() {
+        let plain = to_yaml_one(&map_single(workflow("hello"), &MapOptions::default()));
+        assert!(!plain.contains("\n  links:"), "{plain}");
+        let opts = MapOptions {
+            orchestrator_url: Some("https://rhdh.example.com".into()),
+            ..MapOptions::default()
+        };
+        let yaml = to_yaml_one(&map_single(workflow("hello"), &opts));
+        assert!(
+            yaml.contains(
+                "  links:\n  - url: https://rhdh.example.com/orchestrator/workflows/hello/execute\n    title: Run in the Orchestrator\nspec:"
+            ),
+            "{yaml}"
+        );
+    }
+
+    #[test]
+    fn yaml_documents_are_separated_by_dashes() {
+        let ts = map_all(&[workflow("a"), workflow("b")], &MapOptions::default());
+        let yaml = to_yaml(&ts);
+        assert_eq!(yaml.matches("\n---\n").count(), 1);
+        assert!(yaml.starts_with("apiVersion: "));
+        assert_eq!(to_yaml(&[]), "");
+    }
 
     /// `{"a": {"a": ... {"x": 1} ...}}`, `levels` objects deep.
     fn nested(levels: usize) -> Value {

@@ -275,7 +275,7 @@ impl<'t> SchemaResolver<'t> {
                         // Data, not schemas: a `$ref` key in there is a value. Still bounded:
                         // the whole resolved schema obeys the depth limit.
                         "enum" | "const" | "default" | "examples" => {
-                            if crate::workflow::nests_deeper_than(v, MAX_SCHEMA_DEPTH - depth) {
+                            if super::depth::nests_deeper_than(v, MAX_SCHEMA_DEPTH - depth) {
                                 return Err(SchemaError::TooDeep {
                                     limit: MAX_SCHEMA_DEPTH,
                                 });
