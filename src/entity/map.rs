@@ -590,6 +590,38 @@ mod tests {
     }
 
     #[test]
+    fn control_characters_are_replaced_with_a_warning_and_an_id_holding_one_is_an_error() {
+        let mut w = workflow("ctrl");
+        w.name = Some("a\0b\u{1b}[31m".into());
+        w.description = Some("bell\u{7} tab\tkept".into());
+        w.version = Some("1\0".into());
+        w.input_schema = Some(json!({"type": "object", "properties": {
+            "n\u{1b}": {"type": "string", "default": "x\0"}}}));
+        let bad = workflow("bad\u{1b}id");
+        let (templates, diagnostics) = map_all_with_diagnostics(&[w, bad], &MapOptions::default());
+        assert_eq!(templates.len(), 1);
+        let t = &templates[0];
+        assert_eq!(t.metadata.title, "a\u{fffd}b\u{fffd}[31m");
+        assert_eq!(
+            t.metadata.description.as_deref(),
+            Some("bell\u{fffd} tab\tkept")
+        );
+        assert_eq!(
+            t.metadata.annotations[annotation::WORKFLOW_VERSION],
+            "1\u{fffd}"
+        );
+        let json = serde_json::to_string(t).unwrap();
+        assert!(
+            !json.contains("\\u0000") && !json.contains("\\u001b"),
+            "{json}"
+        );
+        let shown: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 2, "{shown:#?}");
+        assert!(shown[0].starts_with("error: flows/bad\\u{1b}id.sw.yaml: workflow \"bad\\u{1b}id\": the id holds control characters (U+001B)"), "{shown:#?}");
+        assert!(shown[1].starts_with("warning: flows/ctrl.sw.yaml: workflow \"ctrl\": control characters (U+0000, U+0007, U+001B) replaced by U+FFFD in the title, the description, `orchestrator.io/workflow-version`, the input schema"), "{shown:#?}");
+    }
+
+    #[test]
     fn a_degraded_form_is_annotated_and_each_change_is_a_warning_naming_the_workflow() {
         let mut w = workflow("courses");
         w.input_schema = Some(json!({"type": "object", "properties": {
