@@ -85,8 +85,16 @@ fuzz_target!(|data: &[u8]| {
             Err(_) => Capabilities {
                 has_process_definitions: true,
                 fields: [
-                    "id", "version", "name", "type", "endpoint", "serviceUrl", "description",
-                    "annotations", "metadata", "source",
+                    "id",
+                    "version",
+                    "name",
+                    "type",
+                    "endpoint",
+                    "serviceUrl",
+                    "description",
+                    "annotations",
+                    "metadata",
+                    "source",
                 ]
                 .into_iter()
                 .map(str::to_owned)

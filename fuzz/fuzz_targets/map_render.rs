@@ -30,7 +30,8 @@ fuzz_target!(|data: &[u8]| {
     listed.dedup();
     let roots = vec!["src/main/resources".to_owned()];
     let snapshot = read_tree(&tree, &listed, &ParseLimits::default(), &roots, None);
-    let (templates, mapping) = map_all_with_diagnostics(&snapshot.workflows, &MapOptions::default());
+    let (templates, mapping) =
+        map_all_with_diagnostics(&snapshot.workflows, &MapOptions::default());
     for d in snapshot.diagnostics.iter().chain(&mapping) {
         let shown = d.to_string();
         assert!(!shown.chars().any(char::is_control), "{shown:?}");
@@ -43,7 +44,12 @@ fuzz_target!(|data: &[u8]| {
         );
         let value = serde_json::to_value(template).unwrap();
         let compact = serde_json::to_string(&value).unwrap();
-        assert!(serde_json::to_string(&template.spec.parameters).unwrap().len() <= MAX_FORM_BYTES);
+        assert!(
+            serde_json::to_string(&template.spec.parameters)
+                .unwrap()
+                .len()
+                <= MAX_FORM_BYTES
+        );
         assert!(
             !compact.contains('\0') && !compact.contains('\u{1b}'),
             "a control character in {compact}"
