@@ -311,6 +311,7 @@ fn a_schema_from_a_workflow_service_deeper_than_the_limit_gets_no_form() {
             ..Origin::default()
         },
         deployment: None,
+        graph: Default::default(),
     };
     let (templates, mapping) =
         on_small_stack(move || map_all_with_diagnostics(&[workflow], &MapOptions::default()));

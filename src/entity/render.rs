@@ -257,6 +257,7 @@ mod tests {
                 links: None,
             },
             deployment: None,
+            graph: Default::default(),
         }
     }
 
