@@ -1,12 +1,15 @@
 //! Benchmark: export of N generated workflows against the parse floor, in one run.
 //!
-//! `cargo bench --bench export [-- N]` (default 10 000). It generates N corpus-shaped workflows
-//! (half JSON, half YAML; three quarters with an input schema, half of those in files that
-//! `$ref` a shared definitions file), then measures, 5 runs each, median and min:
+//! `cargo bench --bench export [-- N]` (default 10 000). For the `flat` shape (corpus-shaped:
+//! half JSON, half YAML; three quarters with an input schema, half of those in files that
+//! `$ref` a shared definitions file) it measures, 5 runs each, median and min:
 //! - the floor: list, read and parse every file, nothing else (the same parallel reader);
-//! - the export: the real binary, `orchestrator-provider export DIR > /dev/null`;
-//! - the export's peak RSS, from a child process running the same pipeline that reads its own
-//!   `VmHWM` at the end.
+//! - the export: the real binary, `orchestrator-provider export DIR > /dev/null`.
+//!
+//! For every shape (`flat`, `deep`: schemas that `$ref` a shared chain 24 deep; `wide`: forms
+//! of 150 properties and files up to the 1 MiB limit; see `support/generate.rs`) it measures
+//! the real binary's peak RSS (`ru_maxrss` of the exported child, from `wait4`) and time, 3
+//! runs each, the largest RSS reported.
 
 #[path = "support/generate.rs"]
 mod generate;
@@ -15,17 +18,12 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use orchestrator_provider::config::{Config, DirSourceConfig, SourceConfig};
 use orchestrator_provider::workflow::{ParseLimits, Tree, parse_file};
 
 const RUNS: usize = 5;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("--child-export") {
-        child_export(Path::new(&args[2]));
-        return;
-    }
     // `cargo test --all-targets` runs bench binaries too; only `cargo bench` passes `--bench`.
     if !args.iter().any(|a| a == "--bench") {
         println!("export benchmark: run it with `cargo bench --bench export`");
@@ -36,58 +34,89 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(10_000);
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("flows");
-    let started = Instant::now();
-    generate::generate(&root, n);
-    let bytes: u64 = walkdir::WalkDir::new(&root)
-        .into_iter()
-        .filter_map(|e| e.ok()?.metadata().ok())
-        .filter(|m| m.is_file())
-        .map(|m| m.len())
-        .sum();
-    println!(
-        "generated {n} workflows ({:.1} MB with schemas) in {:.1} s",
-        bytes as f64 / 1e6,
-        started.elapsed().as_secs_f64()
-    );
-
-    let floor = measure(|| parse_floor(&root));
     let binary = env!("CARGO_BIN_EXE_orchestrator-provider");
-    let export = measure(|| {
-        let status = Command::new(binary)
-            .arg("export")
-            .arg(&root)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success(), "export failed");
-    });
-    let rss = Command::new(std::env::current_exe().unwrap())
-        .arg("--child-export")
-        .arg(&root)
-        .output()
-        .unwrap();
-    let rss = String::from_utf8_lossy(&rss.stdout).trim().to_owned();
+    let mut memory = Vec::new();
+    for shape in generate::SHAPES {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("flows");
+        let started = Instant::now();
+        generate::generate_shape(&root, n, shape);
+        let bytes: u64 = walkdir::WalkDir::new(&root)
+            .into_iter()
+            .filter_map(|e| e.ok()?.metadata().ok())
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
+            .sum();
+        println!(
+            "{shape}: generated {n} workflows ({:.1} MB with schemas) in {:.1} s",
+            bytes as f64 / 1e6,
+            started.elapsed().as_secs_f64()
+        );
+        if shape == "flat" {
+            let floor = measure(|| parse_floor(&root));
+            let export = measure(|| {
+                export_rss(binary, &root);
+            });
+            println!("| measure | median | min |");
+            println!("|---|---|---|");
+            println!(
+                "| parse floor ({n} files) | {:.3} s | {:.3} s |",
+                secs(median(&floor)),
+                secs(floor[0])
+            );
+            println!(
+                "| export ({n} workflows, real binary) | {:.3} s | {:.3} s |",
+                secs(median(&export)),
+                secs(export[0])
+            );
+            println!(
+                "| export / floor (medians) | {:.2}x | |",
+                secs(median(&export)) / secs(median(&floor))
+            );
+        }
+        let runs: Vec<(Duration, f64)> = (0..3)
+            .map(|_| {
+                let t = Instant::now();
+                let rss = export_rss(binary, &root);
+                (t.elapsed(), rss)
+            })
+            .collect();
+        let mut times: Vec<Duration> = runs.iter().map(|r| r.0).collect();
+        times.sort();
+        let rss = runs.iter().map(|r| r.1).fold(0.0, f64::max);
+        memory.push((shape, bytes, median(&times), rss));
+    }
+    println!("| shape | input | export time (median of 3) | export peak RSS (max of 3) |");
+    println!("|---|---|---|---|");
+    for (shape, bytes, time, rss) in memory {
+        println!(
+            "| {shape} | {:.1} MB | {:.2} s | {rss:.1} MB |",
+            bytes as f64 / 1e6,
+            secs(time)
+        );
+    }
+}
 
-    println!("| measure | median | min |");
-    println!("|---|---|---|");
-    println!(
-        "| parse floor ({n} files) | {:.3} s | {:.3} s |",
-        secs(median(&floor)),
-        secs(floor[0])
-    );
-    println!(
-        "| export ({n} workflows, real binary) | {:.3} s | {:.3} s |",
-        secs(median(&export)),
-        secs(export[0])
-    );
-    println!(
-        "| export / floor (medians) | {:.2}x | |",
-        secs(median(&export)) / secs(median(&floor))
-    );
-    println!("| export peak RSS | {rss} | |");
+/// Runs `export DIR > /dev/null` with the real binary; its peak RSS in MB.
+// The child is reaped by `wait4`, which also reports its peak RSS; clippy sees no `wait()`.
+#[allow(clippy::zombie_processes)]
+fn export_rss(binary: &str, root: &Path) -> f64 {
+    use std::os::unix::process::ExitStatusExt;
+    let child = Command::new(binary)
+        .arg("export")
+        .arg(root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: `rusage` is plain data that wait4 fills; the pid is our own unwaited child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
+    let status = std::process::ExitStatus::from_raw(status);
+    assert!(status.success(), "export failed: {status}");
+    usage.ru_maxrss as f64 / 1024.0
 }
 
 fn measure(mut f: impl FnMut()) -> Vec<Duration> {
@@ -127,37 +156,4 @@ fn parse_floor(root: &Path) {
         })
         .sum();
     assert_eq!(parsed, files.len());
-}
-
-/// The export pipeline in this process, then its own peak RSS.
-fn child_export(root: &Path) {
-    let config = Config {
-        sources: vec![SourceConfig::Dir(DirSourceConfig {
-            path: root.to_owned(),
-            include: vec![
-                "**/*.sw.json".into(),
-                "**/*.sw.yaml".into(),
-                "**/*.sw.yml".into(),
-            ],
-            exclude: Vec::new(),
-            watch: false,
-        })],
-        ..Config::default()
-    };
-    let outcome = orchestrator_provider::pipeline::run(&config);
-    let text =
-        orchestrator_provider::sink::export::render(&outcome.templates, config.export.format)
-            .unwrap();
-    assert!(outcome.errors() == 0 && !text.is_empty());
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let hwm = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM"))
-        .unwrap_or("VmHWM: ?");
-    let kb: f64 = hwm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|k| k.parse().ok())
-        .unwrap_or(0.0);
-    println!("{:.1} MB", kb / 1024.0);
 }

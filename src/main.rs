@@ -88,8 +88,12 @@ fn main() -> ExitCode {
     }
     if let Some(out) = out {
         let written = match out {
-            None => export::render(&outcome.templates, config.export.format)
-                .map(|text| print!("{text}")),
+            None => {
+                let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+                export::write(&mut stdout, &outcome.templates, config.export.format)
+                    .and_then(|()| std::io::Write::flush(&mut stdout))
+                    .map_err(export::ExportError::Stdout)
+            }
             Some(dir) if !outcome.failed_sources.is_empty() => {
                 // Writing would remove the exported files of what the failed source defines.
                 eprintln!(

@@ -1132,6 +1132,42 @@ async fn every_corpus_template_passes_the_catalogs_validation() {
     drop(Arc::try_unwrap(cat).ok());
 }
 
+/// A form nested deeper than the block-style column is served in YAML flow style; the real
+/// catalog reads the shard document and holds exactly the form the mapper made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deep_form_written_in_flow_style_reaches_the_catalog_as_mapped() {
+    let _slot = slot();
+    let Some(cat) = start_catalog(Options::default()).await else {
+        return;
+    };
+    let setup = Setup::new(&cat.base_url, &cat.token);
+    let deep = setup.flows.join("deep");
+    std::fs::create_dir_all(&deep).unwrap();
+    let mut schema = json!({"type": "string", "title": "Leaf", "enum": ["a", "b: c", "yes"]});
+    for level in (0..20).rev() {
+        schema = json!({"type": "object", "title": format!("Level {level}"),
+            "properties": {"next": schema, "note": {"type": "string", "default": "multi\nline"}}});
+    }
+    std::fs::write(deep.join("s.json"), schema.to_string()).unwrap();
+    std::fs::write(
+        deep.join("deep.sw.yaml"),
+        "id: deep-form\nname: Deep form\ndataInputSchema: s.json\nstates: [{name: s}]\n",
+    )
+    .unwrap();
+    let expected = expected_templates(&setup.flows, &[]);
+    let yaml = orchestrator_provider::entity::to_yaml_one(
+        &serde_json::from_value(expected["deep-form"].clone()).unwrap(),
+    );
+    assert!(yaml.contains("{type: object"), "no flow style in\n{yaml}");
+    let (config, port) = setup.write_config(&ConfigOpts::default());
+    let _d = Daemon::start(&config, port, &cat.token, "daemon").await;
+    let (found, _) = wait_for_templates(&cat, &["deep-form"], VISIBLE).await;
+    assert_eq!(
+        found["deep-form"]["spec"]["parameters"], expected["deep-form"]["spec"]["parameters"],
+        "the catalog's form differs from the mapped one"
+    );
+}
+
 /// A workflow deployed after the daemon started appears in the catalog after the
 /// `ProcessDefinitionEvent` announcing it (the Data Index is otherwise read once an hour); a
 /// malformed event is refused with 400 and reads nothing. How soon: `cargo bench --bench

@@ -1,7 +1,12 @@
-//! A generator of corpus-shaped workflows: JSON and YAML, some with a form schema in a file
-//! that `$ref`s a shared definitions file (as RHDH's examples do), some composed (one object
-//! per form page), some inline, some without a schema. Deterministic: the same `n` gives the
-//! same files.
+//! Generators of workflows for the benchmarks, deterministic (the same `n` gives the same
+//! files):
+//! - [`generate`] (shape `flat`): corpus-shaped, JSON and YAML, some with a form schema in a
+//!   file that `$ref`s a shared definitions file (as RHDH's examples do), some composed (one
+//!   object per form page), some inline, some without a schema;
+//! - [`generate_deep`]: every schema `$ref`s a chain of shared definitions 24 deep, each link a
+//!   nested object with shared leaves: small files, large expanded forms;
+//! - [`generate_wide`]: forms of 150 properties each, and every 1000th schema a file just
+//!   under the 1 MiB parser limit (6000 properties).
 
 use std::fmt::Write;
 use std::path::Path;
@@ -63,6 +68,124 @@ pub fn generate(root: &Path, n: usize) {
             )
             .unwrap();
         }
+    }
+}
+
+/// The shapes [`generate_shape`] knows.
+#[allow(dead_code)] // only the export benchmark generates other shapes
+pub const SHAPES: [&str; 3] = ["flat", "deep", "wide"];
+
+/// Writes `n` workflows of `shape` (one of [`SHAPES`]) under `root`.
+#[allow(dead_code)]
+pub fn generate_shape(root: &Path, n: usize, shape: &str) {
+    match shape {
+        "flat" => generate(root, n),
+        "deep" => generate_deep(root, n),
+        "wide" => generate_wide(root, n),
+        other => panic!("unknown shape {other}"),
+    }
+}
+
+/// Every workflow's schema `$ref`s `shared/deep.json#/definitions/d0`; `dK` is an object whose
+/// `next` is `dK+1` and whose other properties are shared leaves, 24 links down. One file of a
+/// few KB expands to a form of ~25 KB per workflow, nested ~50 levels.
+#[allow(dead_code)]
+pub fn generate_deep(root: &Path, n: usize) {
+    const LINKS: usize = 24;
+    std::fs::create_dir_all(root.join("shared")).unwrap();
+    let mut defs = String::from(
+        r##""email": {"type": "string", "format": "email", "title": "E-mail"},
+  "size": {"type": "string", "enum": ["small", "medium", "large"], "default": "small", "title": "Size"}"##,
+    );
+    for k in 0..LINKS {
+        let next = if k + 1 < LINKS {
+            format!(
+                r##", "next": {{"$ref": "#/definitions/d{}", "title": "Level {}"}}"##,
+                k + 1,
+                k + 1
+            )
+        } else {
+            String::new()
+        };
+        write!(
+            defs,
+            r##",
+  "d{k}": {{"type": "object", "title": "Level {k}", "required": ["name"], "properties": {{
+    "name": {{"type": "string", "title": "Name at level {k}"}},
+    "contact": {{"$ref": "#/definitions/email"}},
+    "size": {{"$ref": "#/definitions/size"}}{next}}}}}"##
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        root.join("shared/deep.json"),
+        format!("{{\"definitions\": {{\n  {defs}\n}}}}\n"),
+    )
+    .unwrap();
+    for i in 0..n {
+        let dir = root.join(format!("team-{:02}/flow-{i:05}", i % 40));
+        std::fs::create_dir_all(dir.join("schemas")).unwrap();
+        let id = format!("flow-{i:05}");
+        std::fs::write(
+            dir.join("schemas/input.json"),
+            format!(
+                r##"{{"title": "Deep {i}", "type": "object", "properties": {{
+  "request": {{"$ref": "../../../shared/deep.json#/definitions/d0", "title": "Request {i}"}},
+  "note": {{"type": "string", "title": "Note"}}}}}}"##
+            ),
+        )
+        .unwrap();
+        let schema = r##""dataInputSchema": "schemas/input.json","##;
+        write_workflow(&dir, &id, i, schema);
+    }
+}
+
+/// Forms of 150 flat properties (strings with a title, a description, an enum); every 1000th
+/// schema has 6000, a file just under the 1 MiB parser limit.
+#[allow(dead_code)]
+pub fn generate_wide(root: &Path, n: usize) {
+    for i in 0..n {
+        let dir = root.join(format!("team-{:02}/flow-{i:05}", i % 40));
+        std::fs::create_dir_all(dir.join("schemas")).unwrap();
+        let id = format!("flow-{i:05}");
+        let count = if i % 1000 == 999 { 6000 } else { 150 };
+        let mut props = String::new();
+        for p in 0..count {
+            write!(
+                props,
+                r##"{}"field{p:04}": {{"type": "string", "title": "Field {p} of {i}", "description": "What field {p} is for.", "enum": ["a{p}", "b{p}", "c{p}"]}}"##,
+                if p == 0 { "" } else { ",
+    " }
+            )
+            .unwrap();
+        }
+        let text = format!(
+            "{{\"title\": \"Wide {i}\", \"type\": \"object\", \"properties\": {{\n    {props}\n}}}}\n"
+        );
+        assert!(text.len() < 1024 * 1024, "{} bytes", text.len());
+        std::fs::write(dir.join("schemas/input.json"), text).unwrap();
+        write_workflow(
+            &dir,
+            &id,
+            i,
+            r##""dataInputSchema": "schemas/input.json","##,
+        );
+    }
+}
+
+fn write_workflow(dir: &Path, id: &str, i: usize, schema: &str) {
+    if i % 2 == 0 {
+        std::fs::write(
+            dir.join(format!("{id}.sw.json")),
+            json_workflow(id, i, schema),
+        )
+        .unwrap();
+    } else {
+        std::fs::write(
+            dir.join(format!("{id}.sw.yaml")),
+            yaml_workflow(id, i, schema),
+        )
+        .unwrap();
     }
 }
 

@@ -16,8 +16,9 @@ use super::escape::literal;
 use super::links::{EntityLink, links};
 use super::name::{assign_names, is_valid_tag, sanitize_tag};
 use super::options::{MapOptions, OwnerRule};
+use super::text;
 use super::{form, stock_form};
-use crate::workflow::{Diagnostic, Workflow};
+use crate::workflow::{Diagnostic, MAX_SCHEMA_DEPTH, Workflow, nests_deeper_than};
 
 /// `apiVersion` of every Template.
 pub const API_VERSION: &str = "scaffolder.backstage.io/v1beta3";
@@ -25,6 +26,10 @@ pub const API_VERSION: &str = "scaffolder.backstage.io/v1beta3";
 pub const RUN_STEP_ID: &str = "runWorkflow";
 /// SonataFlow's version when a workflow declares none.
 pub const DEFAULT_WORKFLOW_VERSION: &str = "1.0";
+/// The largest form (`spec.parameters`, measured as compact JSON) a Template carries; a larger
+/// one is dropped with a warning. The largest form of the ~650 corpus workflows is under 100 KB;
+/// this bounds what one workflow can make the daemon hold and the catalog store.
+pub const MAX_FORM_BYTES: usize = 256 * 1024;
 
 /// Annotation keys written on every Template (plus the `backstage.io/*` source links when known).
 pub mod annotation {
@@ -85,7 +90,9 @@ pub struct TemplateSpec {
     pub system: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifecycle: Option<String>,
-    /// Form pages: a JSON array (see [`form::parameters`]).
+    /// Form pages: a JSON array (see [`form::parameters`]). Written in YAML flow style below
+    /// a depth, so that its size stays linear in the schema's (see [`super::render`]).
+    #[serde(serialize_with = "super::render::form")]
     pub parameters: serde_json::Value,
     pub steps: Vec<Step>,
     pub output: Output,
@@ -128,23 +135,42 @@ pub fn map_all<W: Borrow<Workflow> + Sync>(workflows: &[W], opts: &MapOptions) -
     map_all_with_diagnostics(workflows, opts).0
 }
 
-/// [`map_all`], and a warning for each change the mapping made to a form so that it renders on
-/// the Create page (naming the workflow's file, its id, the field and the widget), in template
-/// order.
+/// [`map_all`], and a diagnostic for each thing the mapping dropped or changed, in template
+/// order after the errors: a workflow whose id holds a control character is not mapped (an
+/// error); control characters elsewhere are replaced (a warning); a form nested deeper than
+/// [`MAX_SCHEMA_DEPTH`] or larger than [`MAX_FORM_BYTES`] is left out (a warning); a form
+/// changed so that it renders on the Create page gets a warning per change (naming the field
+/// and the widget). Each names the workflow's file and its id.
 pub fn map_all_with_diagnostics<W: Borrow<Workflow> + Sync>(
     workflows: &[W],
     opts: &MapOptions,
 ) -> (Vec<Template>, Vec<Diagnostic>) {
-    let ids: Vec<&str> = workflows.iter().map(|w| w.borrow().id.as_str()).collect();
+    let mut diagnostics = Vec::new();
+    let mut usable: Vec<&Workflow> = Vec::with_capacity(workflows.len());
+    for workflow in workflows.iter().map(Borrow::borrow) {
+        let mut found = BTreeSet::new();
+        if text::clean(&workflow.id, &mut found) != workflow.id {
+            diagnostics.push(Diagnostic::error(
+                &workflow.origin.path,
+                Some(&workflow.id),
+                format!(
+                    "the id holds control characters ({}): SonataFlow cannot deploy it under that id, and no catalog should store it; remove them",
+                    text::describe(&found)
+                ),
+            ));
+        } else {
+            usable.push(workflow);
+        }
+    }
+    let ids: Vec<&str> = usable.iter().map(|w| w.id.as_str()).collect();
     let names = assign_names(&ids);
     // Names need the whole set; each template then maps on its own, on every core.
-    let mut mapped: Vec<(Template, Vec<Diagnostic>)> = workflows
+    let mut mapped: Vec<(Template, Vec<Diagnostic>)> = usable
         .par_iter()
         .zip(names)
-        .map(|(workflow, name)| map_one(workflow.borrow(), name, opts))
+        .map(|(workflow, name)| map_one(workflow, name, opts))
         .collect();
     mapped.sort_by(|a, b| a.0.metadata.name.cmp(&b.0.metadata.name));
-    let mut diagnostics = Vec::new();
     let templates = mapped
         .into_iter()
         .map(|(template, notes)| {
@@ -156,6 +182,9 @@ pub fn map_all_with_diagnostics<W: Borrow<Workflow> + Sync>(
 }
 
 fn map_one(workflow: &Workflow, name: String, opts: &MapOptions) -> (Template, Vec<Diagnostic>) {
+    let mut diagnostics = Vec::new();
+    let warn =
+        |message: String| Diagnostic::warning(&workflow.origin.path, Some(&workflow.id), message);
     let id = workflow.id.as_str();
     let title = workflow
         .name
@@ -171,7 +200,12 @@ fn map_one(workflow: &Workflow, name: String, opts: &MapOptions) -> (Template, V
         .filter(|d| !d.is_empty())
         .map(str::to_owned);
     let mut parameters = match &workflow.input_schema {
-        Some(schema) => form::parameters(schema, &title),
+        Some(schema) => form_of(schema, &title).unwrap_or_else(|reason| {
+            diagnostics.push(warn(format!(
+                "input schema: {reason}; the template is published without a form"
+            )));
+            serde_json::json!([])
+        }),
         None => serde_json::json!([]),
     };
     let changes = stock_form::fit(&mut parameters, &opts.widgets);
@@ -181,13 +215,14 @@ fn map_one(workflow: &Workflow, name: String, opts: &MapOptions) -> (Template, V
         let list: Vec<&str> = degraded.into_iter().collect();
         annotations.insert(annotation::FORM_DEGRADED.into(), list.join(","));
     }
-    let diagnostics = changes
-        .into_iter()
-        .map(|c| Diagnostic::warning(&workflow.origin.path, Some(id), c.message))
-        .collect();
+    diagnostics.extend(
+        changes
+            .into_iter()
+            .map(|c| Diagnostic::warning(&workflow.origin.path, Some(id), c.message)),
+    );
 
     let links = links(workflow, &name, opts);
-    let template = Template {
+    let mut template = Template {
         api_version: API_VERSION.into(),
         kind: "Template".into(),
         metadata: Metadata {
@@ -222,7 +257,83 @@ fn map_one(workflow: &Workflow, name: String, opts: &MapOptions) -> (Template, V
             },
         },
     };
+    if let Some(message) = clean_text(&mut template) {
+        diagnostics.push(warn(message));
+    }
     (template, diagnostics)
+}
+
+/// The form pages of a schema, or why the template gets none.
+fn form_of(schema: &serde_json::Value, title: &str) -> Result<serde_json::Value, String> {
+    // Schemas resolved from files are already bounded; one from a workflow service is not.
+    if nests_deeper_than(schema, MAX_SCHEMA_DEPTH) {
+        return Err(format!(
+            "objects and lists nest more than {MAX_SCHEMA_DEPTH} deep; flatten the schema"
+        ));
+    }
+    let pages = form::parameters(schema, title);
+    let size = json_size(&pages);
+    if size > MAX_FORM_BYTES {
+        return Err(format!(
+            "the form is {size} bytes as JSON, over the {MAX_FORM_BYTES}-byte limit per template; split the workflow's input or share less through `$ref`s"
+        ));
+    }
+    Ok(pages)
+}
+
+/// The length of a value's compact JSON, without building it.
+fn json_size(value: &serde_json::Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, value).expect("counting never fails");
+    count.0
+}
+
+/// Replaces control characters in every text of the entity that comes from a workflow or a
+/// source (see [`text`]); the warning, if any was found.
+fn clean_text(template: &mut Template) -> Option<String> {
+    let mut found = BTreeSet::new();
+    let mut places: Vec<String> = Vec::new();
+    let meta = &mut template.metadata;
+    if text::clean_in_place(&mut meta.title, &mut found) {
+        places.push("the title".into());
+    }
+    if let Some(d) = &mut meta.description
+        && text::clean_in_place(d, &mut found)
+    {
+        places.push("the description".into());
+    }
+    for (key, value) in meta.annotations.iter_mut() {
+        if text::clean_in_place(value, &mut found) {
+            places.push(format!("`{key}`"));
+        }
+    }
+    for tag in &mut meta.tags {
+        if text::clean_in_place(tag, &mut found) {
+            places.push("the tags".into());
+        }
+    }
+    if text::clean_value(&mut template.spec.parameters, &mut found) {
+        places.push("the input schema".into());
+    }
+    if found.is_empty() {
+        return None;
+    }
+    places.dedup();
+    Some(format!(
+        "control characters ({}) replaced by U+FFFD in {}: PostgreSQL, which Backstage runs on in production, refuses NUL in text, and terminals act on ESC",
+        text::describe(&found),
+        places.join(", ")
+    ))
 }
 
 /// `orchestrator`, then the category of each `workflow-type/<category>` annotation (as a tag),
@@ -311,21 +422,6 @@ fn owner(workflow: &Workflow, opts: &MapOptions) -> String {
         .iter()
         .find(|rule| matches(rule))
         .map_or_else(|| opts.owner.clone(), |rule| rule.owner.clone())
-}
-
-/// One Template as a YAML document (no `---`).
-///
-/// Ambiguous scalars (`yes`, `1.0`, `010`, `null`) are quoted by serde-saphyr, so every string
-/// reads back as a string.
-pub fn to_yaml_one(template: &Template) -> String {
-    // Only strings, sequences, string-keyed maps and JSON values: nothing the serializer rejects.
-    serde_saphyr::to_string(template).expect("a Template always serialises to YAML")
-}
-
-/// Templates as one multi-document YAML stream, `---` between documents; empty for no templates.
-pub fn to_yaml(templates: &[Template]) -> String {
-    let docs: Vec<String> = templates.par_iter().map(to_yaml_one).collect();
-    docs.join("---\n")
 }
 
 #[cfg(test)]
@@ -494,6 +590,38 @@ mod tests {
     }
 
     #[test]
+    fn control_characters_are_replaced_with_a_warning_and_an_id_holding_one_is_an_error() {
+        let mut w = workflow("ctrl");
+        w.name = Some("a\0b\u{1b}[31m".into());
+        w.description = Some("bell\u{7} tab\tkept".into());
+        w.version = Some("1\0".into());
+        w.input_schema = Some(json!({"type": "object", "properties": {
+            "n\u{1b}": {"type": "string", "default": "x\0"}}}));
+        let bad = workflow("bad\u{1b}id");
+        let (templates, diagnostics) = map_all_with_diagnostics(&[w, bad], &MapOptions::default());
+        assert_eq!(templates.len(), 1);
+        let t = &templates[0];
+        assert_eq!(t.metadata.title, "a\u{fffd}b\u{fffd}[31m");
+        assert_eq!(
+            t.metadata.description.as_deref(),
+            Some("bell\u{fffd} tab\tkept")
+        );
+        assert_eq!(
+            t.metadata.annotations[annotation::WORKFLOW_VERSION],
+            "1\u{fffd}"
+        );
+        let json = serde_json::to_string(t).unwrap();
+        assert!(
+            !json.contains("\\u0000") && !json.contains("\\u001b"),
+            "{json}"
+        );
+        let shown: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 2, "{shown:#?}");
+        assert!(shown[0].starts_with("error: flows/bad\\u{1b}id.sw.yaml: workflow \"bad\\u{1b}id\": the id holds control characters (U+001B)"), "{shown:#?}");
+        assert!(shown[1].starts_with("warning: flows/ctrl.sw.yaml: workflow \"ctrl\": control characters (U+0000, U+0007, U+001B) replaced by U+FFFD in the title, the description, `orchestrator.io/workflow-version`, the input schema"), "{shown:#?}");
+    }
+
+    #[test]
     fn a_degraded_form_is_annotated_and_each_change_is_a_warning_naming_the_workflow() {
         let mut w = workflow("courses");
         w.input_schema = Some(json!({"type": "object", "properties": {
@@ -519,31 +647,5 @@ mod tests {
                 .annotations
                 .contains_key(annotation::FORM_DEGRADED)
         );
-    }
-
-    #[test]
-    fn links_are_written_after_the_annotations_and_only_when_there_are_some() {
-        let plain = to_yaml_one(&map_single(workflow("hello"), &MapOptions::default()));
-        assert!(!plain.contains("\n  links:"), "{plain}");
-        let opts = MapOptions {
-            orchestrator_url: Some("https://rhdh.example.com".into()),
-            ..MapOptions::default()
-        };
-        let yaml = to_yaml_one(&map_single(workflow("hello"), &opts));
-        assert!(
-            yaml.contains(
-                "  links:\n  - url: https://rhdh.example.com/orchestrator/workflows/hello/execute\n    title: Run in the Orchestrator\nspec:"
-            ),
-            "{yaml}"
-        );
-    }
-
-    #[test]
-    fn yaml_documents_are_separated_by_dashes() {
-        let ts = map_all(&[workflow("a"), workflow("b")], &MapOptions::default());
-        let yaml = to_yaml(&ts);
-        assert_eq!(yaml.matches("\n---\n").count(), 1);
-        assert!(yaml.starts_with("apiVersion: "));
-        assert_eq!(to_yaml(&[]), "");
     }
 }

@@ -28,32 +28,33 @@ pub const LOCATION_FILE: &str = "catalog-info.yaml";
 pub enum ExportError {
     #[error("cannot write {path}: {source}; check that the folder exists and is writable")]
     Write { path: PathBuf, source: io::Error },
+    #[error("cannot write to stdout: {0}")]
+    Stdout(io::Error),
     #[error("cannot encode the entities: {0}")]
     Encode(String),
 }
 
 /// All templates as one text: a multi-document YAML stream, or a JSON array.
 pub fn render(templates: &[Template], format: Format) -> Result<String, ExportError> {
+    let mut out = Vec::new();
+    write(&mut out, templates, format).map_err(|e| ExportError::Encode(e.to_string()))?;
+    String::from_utf8(out).map_err(|e| ExportError::Encode(e.to_string()))
+}
+
+/// [`render`] into a writer (stdout), a batch of templates at a time: an export never holds
+/// its whole output, which for large forms is the largest thing it makes.
+pub fn write<W: io::Write>(out: W, templates: &[Template], format: Format) -> io::Result<()> {
     match format {
-        Format::Yaml => Ok(entity::to_yaml(templates)),
-        Format::Json => serde_json::to_string_pretty(templates)
-            .map(|mut s| {
-                s.push('\n');
-                s
-            })
-            .map_err(|e| ExportError::Encode(e.to_string())),
+        Format::Yaml => entity::write_yaml(out, templates),
+        // A list of templates: one level more than a template alone.
+        Format::Json => entity::write_json_pretty(out, templates, 1),
     }
 }
 
 fn render_one(template: &Template, format: Format) -> Result<String, ExportError> {
     match format {
         Format::Yaml => Ok(entity::to_yaml_one(template)),
-        Format::Json => serde_json::to_string_pretty(template)
-            .map(|mut s| {
-                s.push('\n');
-                s
-            })
-            .map_err(|e| ExportError::Encode(e.to_string())),
+        Format::Json => Ok(entity::to_json_pretty(template, 0)),
     }
 }
 

@@ -1,4 +1,5 @@
-//! Diagnostics: what went wrong with which file and which workflow, one line each.
+//! Diagnostics: what went wrong with which file and which workflow, one line each, with any
+//! control character escaped.
 
 use std::fmt;
 
@@ -10,6 +11,9 @@ pub enum Severity {
 
 /// A problem found while reading or mapping workflows. It never stops the run: the file or
 /// workflow it names is skipped (an error) or published without what failed (a warning).
+/// `file` and `message` hold no control character (they are escaped when the diagnostic is
+/// made, and again when it is printed), so every channel (stderr, logs, `/status`) can show them
+/// as they are; `workflow_id` is the id as written, printed with Rust's escapes.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Diagnostic {
     pub severity: Severity,
@@ -46,9 +50,9 @@ impl Diagnostic {
     ) -> Self {
         Self {
             severity,
-            file: file.into(),
+            file: Escaped(&file.into()).to_string(),
             workflow_id: workflow_id.map(str::to_owned),
-            message: one_line(&message.into()),
+            message: Escaped(&one_line(&message.into())).to_string(),
         }
     }
 }
@@ -58,16 +62,55 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Text as a terminal may show it: control characters (a file name or a reference may hold ESC
+/// or BEL) are written as `\u{1b}`, so no escape sequence from a workflow repository reaches a
+/// terminal or a CI log raw.
+struct Escaped<'a>(&'a str);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_unicode())?;
+            } else {
+                fmt::Write::write_char(f, c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let level = match self.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(f, "{level}: {}", self.file)?;
+        write!(f, "{level}: {}", Escaped(&self.file))?;
         if let Some(id) = &self.workflow_id {
             write!(f, ": workflow {id:?}")?;
         }
-        write!(f, ": {}", self.message)
+        write!(f, ": {}", Escaped(&self.message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_when_printed() {
+        let d = Diagnostic::warning(
+            "flows/\u{1b}[2Jw.sw.yaml",
+            Some("a\u{7}"),
+            "input schema `s\u{1b}[31m.json`: not found",
+        );
+        assert!(!d.file.chars().any(char::is_control) && !d.message.chars().any(char::is_control));
+        let shown = d.to_string();
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert_eq!(
+            shown,
+            r#"warning: flows/\u{1b}[2Jw.sw.yaml: workflow "a\u{7}": input schema `s\u{1b}[31m.json`: not found"#
+        );
     }
 }

@@ -5,6 +5,7 @@
 //! self-contained JSON Schema. It reads files only through a [`Tree`], never the network, and it
 //! knows nothing of Backstage: mapping to entities is [`crate::entity`]'s job.
 
+mod depth;
 mod diagnostic;
 pub mod graph;
 mod parse;
@@ -12,13 +13,16 @@ mod schema;
 mod states;
 mod tree;
 
+pub use depth::nests_deeper_than;
 pub use diagnostic::{Diagnostic, Severity};
 pub use graph::Graph;
 pub use parse::{
     ConfigMap, DocumentProblem, InputSchemaRef, Mount, ParseError, ParseLimits, ParsedFile,
     ParsedWorkflow, parse_file,
 };
-pub use schema::{SchemaError, SchemaResolver, resolve_input_schema};
+pub use schema::{
+    MAX_REF_DEPTH, MAX_SCHEMA_DEPTH, SchemaError, SchemaResolver, resolve_input_schema,
+};
 pub use tree::{DirTree, MemoryTree, Overlay, Tree, TreeError, join, parent};
 pub(crate) use tree::{percent_decode, percent_encode_segment};
 

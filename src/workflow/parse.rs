@@ -177,9 +177,11 @@ enum Doc<S> {
 /// The fields of a document that matter to us; everything else is skipped unread. Loosely typed
 /// fields are `Value` so that a non-workflow document of another shape is skipped, not refused;
 /// of `states` only what a diagram draws is built.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[serde(bound(deserialize = "S: Deserialize<'de>"))]
+///
+/// A key written twice keeps its last value, as SonataFlow's reader (Jackson, whose
+/// `STRICT_DUPLICATE_DETECTION` and `FAIL_ON_READING_DUP_TREE_KEY` are off by default) does, in
+/// YAML and in JSON alike; serde's derived struct reader would refuse the document instead.
+#[derive(Debug)]
 struct RawDoc<S> {
     id: Option<S>,
     key: Option<S>,
@@ -195,6 +197,129 @@ struct RawDoc<S> {
     kind: Option<S>,
     spec: Option<Value>,
     data: Option<Value>,
+}
+
+impl<S> Default for RawDoc<S> {
+    fn default() -> Self {
+        Self {
+            id: None,
+            key: None,
+            name: None,
+            description: None,
+            version: None,
+            spec_version: None,
+            annotations: None,
+            metadata: None,
+            data_input_schema: None,
+            states: None,
+            start: None,
+            kind: None,
+            spec: None,
+            data: None,
+        }
+    }
+}
+
+/// The keys of a document [`RawDoc`] keeps; any other key (or a key that is not a string) is
+/// skipped.
+enum Field {
+    Id,
+    Key,
+    Name,
+    Description,
+    Version,
+    SpecVersion,
+    Annotations,
+    Metadata,
+    DataInputSchema,
+    States,
+    Start,
+    Kind,
+    Spec,
+    Data,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct FieldVisitor;
+        impl<'de> Visitor<'de> for FieldVisitor {
+            type Value = Field;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<Field, E> {
+                Ok(match key {
+                    "id" => Field::Id,
+                    "key" => Field::Key,
+                    "name" => Field::Name,
+                    "description" => Field::Description,
+                    "version" => Field::Version,
+                    "specVersion" => Field::SpecVersion,
+                    "annotations" => Field::Annotations,
+                    "metadata" => Field::Metadata,
+                    "dataInputSchema" => Field::DataInputSchema,
+                    "states" => Field::States,
+                    "start" => Field::Start,
+                    "kind" => Field::Kind,
+                    "spec" => Field::Spec,
+                    "data" => Field::Data,
+                    _ => Field::Other,
+                })
+            }
+            fn visit_bytes<E: de::Error>(self, key: &[u8]) -> Result<Field, E> {
+                std::str::from_utf8(key).map_or(Ok(Field::Other), |k| self.visit_str(k))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Field, E> {
+                Ok(Field::Other)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Field, E> {
+                Ok(Field::Other)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Field, E> {
+                Ok(Field::Other)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Field, E> {
+                Ok(Field::Other)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Field, E> {
+                Ok(Field::Other)
+            }
+        }
+        d.deserialize_identifier(FieldVisitor)
+    }
+}
+
+impl<S> RawDoc<S> {
+    /// Reads the entries of a mapping, the last of a repeated key winning.
+    fn from_map<'de, A: de::MapAccess<'de>>(mut map: A) -> Result<Self, A::Error>
+    where
+        S: Deserialize<'de>,
+    {
+        let mut raw = RawDoc::default();
+        while let Some(field) = map.next_key::<Field>()? {
+            match field {
+                Field::Id => raw.id = map.next_value()?,
+                Field::Key => raw.key = map.next_value()?,
+                Field::Name => raw.name = map.next_value()?,
+                Field::Description => raw.description = map.next_value()?,
+                Field::Version => raw.version = map.next_value()?,
+                Field::SpecVersion => raw.spec_version = map.next_value()?,
+                Field::Annotations => raw.annotations = map.next_value()?,
+                Field::Metadata => raw.metadata = map.next_value()?,
+                Field::DataInputSchema => raw.data_input_schema = map.next_value()?,
+                Field::States => raw.states = map.next_value()?,
+                Field::Start => raw.start = map.next_value()?,
+                Field::Kind => raw.kind = map.next_value()?,
+                Field::Spec => raw.spec = map.next_value()?,
+                Field::Data => raw.data = map.next_value()?,
+                Field::Other => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(raw)
+    }
 }
 
 /// A scalar field that keeps its spelling: `1.10` stays `1.10`.
@@ -216,7 +341,17 @@ impl ScalarText for Spanned<Value> {
                     (Some(start), Some(len)) => src.get(start as usize..(start + len) as usize),
                     _ => None,
                 };
-                Some(text.map_or_else(|| self.value.to_string(), str::to_owned))
+                match text {
+                    // A plain scalar: its spelling is its value (`1.10`, `010`, `yes`).
+                    Some(t) if !t.starts_with(['\'', '"', '|', '>']) => Some(t.to_owned()),
+                    // A quoted or block scalar made a number by a tag (`!!int '12'`): its
+                    // content, without the quotes.
+                    Some(t) => Some(
+                        serde_saphyr::from_str::<String>(t)
+                            .unwrap_or_else(|_| self.value.to_string()),
+                    ),
+                    None => Some(self.value.to_string()),
+                }
             }
             _ => None,
         }
@@ -244,8 +379,7 @@ impl<'de, S: Deserialize<'de>> Deserialize<'de> for Doc<S> {
                 f.write_str("a YAML or JSON document")
             }
             fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Doc<S>, A::Error> {
-                RawDoc::<S>::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(|raw| Doc::Mapping(Box::new(raw)))
+                RawDoc::<S>::from_map(map).map(|raw| Doc::Mapping(Box::new(raw)))
             }
             fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Doc<S>, A::Error> {
                 while seq.next_element::<de::IgnoredAny>()?.is_some() {}
@@ -511,6 +645,39 @@ mod tests {
         let f = parse("a.sw.yaml", "id: 010\nversion: 1.0\nstates: [{name: s}]\n");
         assert_eq!(f.workflows[0].id, "010");
         assert_eq!(f.workflows[0].version.as_deref(), Some("1.0"));
+    }
+
+    #[test]
+    fn a_tagged_quoted_scalar_is_its_content_without_quotes() {
+        let f = parse(
+            "a.sw.yaml",
+            "id: !!int '12'\nname: !!int '12'\nversion: !!float \"1.10\"\ndescription: !!int |\n  7\nstates: [{name: s}]\n",
+        );
+        let w = &f.workflows[0];
+        assert_eq!(w.id, "12");
+        assert_eq!(w.name.as_deref(), Some("12"));
+        assert_eq!(w.version.as_deref(), Some("1.10"));
+        assert_eq!(w.description.as_deref(), Some("7"));
+    }
+
+    #[test]
+    fn a_repeated_key_keeps_its_last_value_in_yaml_and_json_as_jackson_does() {
+        let yaml = "id: first\nname: first\nid: dup\nname: second\nmetadata: {a: '1', a: '2'}\ndataInputSchema: a.json\ndataInputSchema: {schema: {type: object, type: string}}\nstates: [{name: s}]\n";
+        let json = r#"{"id": "first", "name": "first", "id": "dup", "name": "second", "metadata": {"a": "1", "a": "2"}, "dataInputSchema": "a.json", "dataInputSchema": {"schema": {"type": "object", "type": "string"}}, "states": [{"name": "s"}]}"#;
+        for (path, text) in [("d.sw.yaml", yaml), ("d.sw.json", json)] {
+            let f = parse(path, text);
+            let w = &f.workflows[0];
+            assert_eq!(w.id, "dup", "{path}");
+            assert_eq!(w.name.as_deref(), Some("second"), "{path}");
+            assert_eq!(w.metadata["a"], "2", "{path}");
+            assert_eq!(
+                w.data_input_schema,
+                Some(InputSchemaRef::Inline(
+                    serde_json::json!({"type": "string"})
+                )),
+                "{path}"
+            );
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! nothing outside the source root is read (the [`Tree`] enforces it), cycles and runaway
 //! expansions are reported instead of followed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -37,6 +37,14 @@ pub enum SchemaError {
     },
     #[error("expanding its `$ref`s exceeds {limit} schema nodes; simplify the schema")]
     TooLarge { limit: usize },
+    #[error(
+        "`$ref`s nest more than {limit} deep (at `{reference}`); a form cannot be generated from it: flatten the chain of definitions"
+    )]
+    RefsTooDeep { reference: String, limit: usize },
+    #[error(
+        "objects and lists nest more than {limit} deep once its `$ref`s are inlined; a form cannot be generated from it: flatten the schema"
+    )]
+    TooDeep { limit: usize },
     #[error("{0}")]
     Tree(TreeError),
 }
@@ -44,11 +52,22 @@ pub enum SchemaError {
 /// Expansion budget per resolved schema: generous for real forms, fatal for ref explosions.
 const MAX_NODES: usize = 100_000;
 
+/// How many `$ref`s may be expanded one inside another (a chain `a -> b -> c` is 3 deep). Real
+/// schemas chain a handful; the bound keeps the recursive expansion off the end of the stack.
+pub const MAX_REF_DEPTH: usize = 64;
+
+/// How deep objects and lists may nest in a resolved schema (`{"properties": {"a": {}}}` is 3
+/// deep). The deepest schema in the corpus nests 13; every later walk (form building, YAML and
+/// JSON rendering, reading it back) recurses at most this deep plus the Template around it.
+pub const MAX_SCHEMA_DEPTH: usize = 64;
+
 /// Reads and inlines input schemas for the workflows of one tree, parsing each schema file once.
 pub struct SchemaResolver<'t> {
     tree: &'t dyn Tree,
     resource_roots: Vec<String>,
     files: HashMap<String, Result<Arc<Value>, SchemaError>>,
+    /// Files some `$ref` pointed into: kept in `files` for the next schema.
+    shared: HashSet<String>,
 }
 
 /// Where a `$ref` is evaluated: the document it is in and the path its relative refs start from.
@@ -72,6 +91,7 @@ impl<'t> SchemaResolver<'t> {
                 .filter(|r| !r.is_empty())
                 .collect(),
             files: HashMap::new(),
+            shared: HashSet::new(),
         }
     }
 
@@ -105,9 +125,21 @@ impl<'t> SchemaResolver<'t> {
                 (ctx, Arc::new(target))
             }
         };
-        let mut budget = MAX_NODES;
-        let mut stack = Vec::new();
-        self.expand(&root, &ctx, &roots, &mut stack, &mut budget)
+        let mut walk = Walk {
+            roots: &roots,
+            stack: Vec::new(),
+            budget: MAX_NODES,
+        };
+        let resolved = self.expand(&root, &ctx, &mut walk, 1);
+        // A workflow's own schema file is mostly read for it alone: keeping every one parsed
+        // would hold all of them at once (for 10 000 wide forms, gigabytes). Files reached
+        // through `$ref`s (shared definitions) stay cached.
+        if let InputSchemaRef::Path(_) = reference
+            && !self.shared.contains(&ctx.doc_key)
+        {
+            self.files.remove(&ctx.doc_key);
+        }
+        resolved
     }
 
     fn classpath_roots(&self, workflow_path: &str) -> Vec<String> {
@@ -212,33 +244,46 @@ impl<'t> SchemaResolver<'t> {
         loaded
     }
 
+    /// Inlines every `$ref` of `value`, which sits `depth` levels deep in the result (the root is
+    /// 1). Recursive, but never deeper than [`MAX_SCHEMA_DEPTH`] + [`MAX_REF_DEPTH`] frames.
     fn expand(
         &mut self,
         value: &Value,
         ctx: &Context,
-        roots: &[String],
-        stack: &mut Vec<String>,
-        budget: &mut usize,
+        walk: &mut Walk,
+        depth: usize,
     ) -> Result<Value, SchemaError> {
-        *budget = budget
+        walk.budget = walk
+            .budget
             .checked_sub(1)
             .ok_or(SchemaError::TooLarge { limit: MAX_NODES })?;
+        if depth > MAX_SCHEMA_DEPTH && (value.is_object() || value.is_array()) {
+            return Err(SchemaError::TooDeep {
+                limit: MAX_SCHEMA_DEPTH,
+            });
+        }
         match value {
             Value::Object(map) => {
                 if let Some(Value::String(reference)) = map.get("$ref") {
-                    return self.expand_ref(reference, map, ctx, roots, stack, budget);
+                    return self.expand_ref(reference, map, ctx, walk, depth);
                 }
                 let mut out = Map::with_capacity(map.len());
                 for (key, v) in map {
                     match key.as_str() {
                         // Reachable only through `$ref`s, which are inlined: drop them.
                         "definitions" | "$defs" => {}
-                        // Data, not schemas: a `$ref` key in there is a value.
+                        // Data, not schemas: a `$ref` key in there is a value. Still bounded:
+                        // the whole resolved schema obeys the depth limit.
                         "enum" | "const" | "default" | "examples" => {
+                            if super::depth::nests_deeper_than(v, MAX_SCHEMA_DEPTH - depth) {
+                                return Err(SchemaError::TooDeep {
+                                    limit: MAX_SCHEMA_DEPTH,
+                                });
+                            }
                             out.insert(key.clone(), v.clone());
                         }
                         _ => {
-                            out.insert(key.clone(), self.expand(v, ctx, roots, stack, budget)?);
+                            out.insert(key.clone(), self.expand(v, ctx, walk, depth + 1)?);
                         }
                     }
                 }
@@ -246,7 +291,7 @@ impl<'t> SchemaResolver<'t> {
             }
             Value::Array(items) => items
                 .iter()
-                .map(|v| self.expand(v, ctx, roots, stack, budget))
+                .map(|v| self.expand(v, ctx, walk, depth + 1))
                 .collect::<Result<_, _>>()
                 .map(Value::Array),
             other => Ok(other.clone()),
@@ -258,15 +303,21 @@ impl<'t> SchemaResolver<'t> {
         reference: &str,
         siblings: &Map<String, Value>,
         ctx: &Context,
-        roots: &[String],
-        stack: &mut Vec<String>,
-        budget: &mut usize,
+        walk: &mut Walk,
+        depth: usize,
     ) -> Result<Value, SchemaError> {
+        if walk.stack.len() >= MAX_REF_DEPTH {
+            return Err(SchemaError::RefsTooDeep {
+                reference: reference.to_owned(),
+                limit: MAX_REF_DEPTH,
+            });
+        }
         let (file, pointer) = split_fragment(reference);
         let target_ctx = if file.is_empty() {
             ctx.clone()
         } else {
-            let path = self.locate(file, &ctx.base, roots, false)?;
+            let path = self.locate(file, &ctx.base, walk.roots, false)?;
+            self.shared.insert(path.clone());
             Context {
                 doc: self.load(&path)?,
                 doc_key: path.clone(),
@@ -274,28 +325,38 @@ impl<'t> SchemaResolver<'t> {
             }
         };
         let key = format!("{}#{}", target_ctx.doc_key, pointer);
-        if stack.contains(&key) {
-            let mut chain: Vec<&str> = stack.iter().map(String::as_str).collect();
+        if walk.stack.contains(&key) {
+            let mut chain: Vec<&str> = walk.stack.iter().map(String::as_str).collect();
             chain.push(&key);
             return Err(SchemaError::Cycle {
                 chain: chain.join(" -> "),
             });
         }
-        let target = select(&target_ctx.doc, pointer, reference, &target_ctx.doc_key)?.clone();
-        stack.push(key);
-        let expanded = self.expand(&target, &target_ctx, roots, stack, budget);
-        stack.pop();
+        let doc = target_ctx.doc.clone();
+        let target = select(&doc, pointer, reference, &target_ctx.doc_key)?;
+        walk.stack.push(key);
+        let expanded = self.expand(target, &target_ctx, walk, depth);
+        walk.stack.pop();
         let mut expanded = expanded?;
         // Keywords beside a `$ref` (a title, a description, `ui:` hints) refine the target.
         if let Value::Object(out) = &mut expanded {
             for (k, v) in siblings {
                 if k != "$ref" {
-                    out.insert(k.clone(), self.expand(v, ctx, roots, stack, budget)?);
+                    out.insert(k.clone(), self.expand(v, ctx, walk, depth + 1)?);
                 }
             }
         }
         Ok(expanded)
     }
+}
+
+/// The state of one schema's expansion.
+struct Walk<'r> {
+    roots: &'r [String],
+    /// The `$ref`s being expanded, outermost first (`file#pointer`).
+    stack: Vec<String>,
+    /// Nodes still allowed.
+    budget: usize,
 }
 
 /// Resolves one workflow's input schema with a resolver of its own (no cache shared).
@@ -357,6 +418,8 @@ fn parse_schema(path: &str, bytes: &[u8]) -> Result<Value, SchemaError> {
         let mut opts = serde_saphyr::Options::default();
         opts.strict_booleans = true;
         opts.with_snippet = false;
+        // As for workflow files (and serde_json for JSON schemas): the last repeated key wins.
+        opts.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
         serde_saphyr::from_str_with_options(text, opts)
             .map_err(|e| invalid(e.to_string().lines().next().unwrap_or("").to_owned()))?
     } else {
