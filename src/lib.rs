@@ -15,9 +15,12 @@
 //!
 //! - [`config`]: one typed configuration, from file < environment < flags, validated; plain
 //!   values that import nothing else of the crate.
-//! - [`secrets`]: tokens and webhook secrets, read from where the configuration says.
 //! - [`workflow`]: the domain model; parses Serverless Workflow 0.8 files and SonataFlow custom
 //!   resources and resolves their input schemas, reading only through a [`workflow::Tree`].
+//! - [`redact`]: every secret read is registered there, and taken out of upstream text before it
+//!   becomes part of an error (`/status`, logs, metrics).
+//! - [`secrets`]: tokens and webhook secrets, read from where the configuration says (and
+//!   registered with [`redact`]).
 //! - [`source`]: where workflows come from (a folder, a git repository, a Data Index, the
 //!   bundled examples); each read returns a [`source::Snapshot`] of workflows plus the
 //!   diagnostics of what it could not read.
@@ -45,6 +48,7 @@ pub mod instances;
 pub mod memory;
 pub mod pipeline;
 pub mod plan;
+pub mod redact;
 pub mod secrets;
 pub mod sink;
 pub mod source;

@@ -8,32 +8,69 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use crate::entity::{self, Template};
 
-/// One entity as the daemon publishes it.
+/// One entity as the daemon publishes it: its YAML document as served, and what identifies
+/// it. The [`Template`] it was rendered from is not kept: the daemon may hold 100 000 of these,
+/// and the document is what is served, hashed and compared; the entity as JSON (for validation
+/// and adoption) is read back from the document when needed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item {
-    pub template: Template,
-    /// The entity's YAML document, as served.
-    pub yaml: String,
-    /// SHA-256 of `yaml`: equal hashes mean nothing to do.
+    name: Box<str>,
+    namespace: Box<str>,
+    /// `orchestrator.io/workflow-id`, when known (a state file of an older version lacks it).
+    workflow_id: Option<Box<str>>,
+    /// The entity's YAML document, as served (shared with the shard documents, never copied).
+    pub yaml: Bytes,
+    /// SHA-256 of `yaml`, hex: equal hashes mean nothing to do.
     pub hash: String,
     /// What its diagram is drawn from; `None` for a template read back from the catalog or
     /// the state folder and not mapped since.
     pub diagram: Option<Arc<crate::diagram::Source>>,
+    /// A fingerprint of the [`Template`] the document was rendered from (zero when the item
+    /// was read back rather than rendered): an equal template is not rendered again.
+    pub fingerprint: [u8; 16],
 }
 
 impl Item {
     pub fn new(template: Template) -> Self {
-        let yaml = entity::to_yaml_one(&template);
+        let fingerprint = fingerprint(&template);
+        let mut yaml = entity::to_yaml_one(&template);
+        yaml.shrink_to_fit();
+        let workflow_id = template
+            .metadata
+            .annotations
+            .get(entity::map::annotation::WORKFLOW_ID)
+            .map(String::as_str);
+        Self::with_yaml(
+            &template.metadata.name,
+            &template.metadata.namespace,
+            workflow_id,
+            yaml,
+            fingerprint,
+        )
+    }
+
+    /// An item whose document is already rendered (read back from the state file).
+    pub fn with_yaml(
+        name: &str,
+        namespace: &str,
+        workflow_id: Option<&str>,
+        yaml: String,
+        fingerprint: [u8; 16],
+    ) -> Self {
         let hash = hex::encode(Sha256::digest(yaml.as_bytes()));
         Self {
-            template,
-            yaml,
+            name: name.into(),
+            namespace: namespace.into(),
+            workflow_id: workflow_id.map(Into::into),
+            yaml: Bytes::from(yaml),
             hash,
             diagram: None,
+            fingerprint,
         }
     }
 
@@ -48,22 +85,55 @@ impl Item {
             .map(Self::new)
     }
 
-    /// The entity as JSON, for validation and comparison with the catalog's copy.
+    /// The document as text.
+    pub fn yaml_text(&self) -> &str {
+        std::str::from_utf8(&self.yaml).expect("rendered from a String")
+    }
+
+    /// The entity as JSON, for validation and comparison with the catalog's copy: read back
+    /// from the document (our own output, so without the budgets meant for hostile input).
     pub fn json(&self) -> serde_json::Value {
-        serde_json::to_value(&self.template).expect("a Template is plain data")
+        let options = serde_saphyr::options! { budget: None };
+        serde_saphyr::from_str_with_options(self.yaml_text(), options)
+            .expect("a rendered template reads back")
     }
 
     pub fn name(&self) -> &str {
-        &self.template.metadata.name
+        &self.name
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The id of the workflow it was mapped from, when known.
+    pub fn workflow_id(&self) -> Option<&str> {
+        self.workflow_id.as_deref()
     }
 
     /// `template:<namespace>/<name>`.
     pub fn entity_ref(&self) -> String {
-        entity_ref(
-            &self.template.metadata.namespace,
-            &self.template.metadata.name,
-        )
+        entity_ref(&self.namespace, &self.name)
     }
+}
+
+/// A fingerprint of a template's content: the SHA-256 of its JSON form (written into the hash,
+/// never into memory), cut to 128 bits. Cheaper than rendering the YAML it stands for.
+pub fn fingerprint(template: &Template) -> [u8; 16] {
+    struct Hashing(Sha256);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut hashing = Hashing(Sha256::new());
+    serde_json::to_writer(&mut hashing, template).expect("a Template is plain data");
+    let digest = hashing.0.finalize();
+    digest[..16].try_into().expect("16 bytes")
 }
 
 pub fn entity_ref(namespace: &str, name: &str) -> String {

@@ -1,6 +1,7 @@
 //! Secrets: read at start from where the configuration says (an environment variable or a
 //! file), held in values whose `Debug` never shows them. Nothing here logs a secret, and an
-//! error names the configuration key and the variable or file, never the value.
+//! error names the configuration key and the variable or file, never the value. Every secret
+//! read is registered with [`crate::redact`], which keeps it out of upstream text.
 
 use std::path::Path;
 
@@ -82,7 +83,7 @@ pub fn read(
 ) -> Result<Option<String>, ConfigError> {
     if let Some(var) = env {
         return match std::env::var(var) {
-            Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().to_owned())),
+            Ok(v) if !v.trim().is_empty() => Ok(Some(registered(v.trim()))),
             _ => Err(ConfigError {
                 key: format!("{key}Env"),
                 origin: Origin::Env(var.to_owned()),
@@ -92,7 +93,7 @@ pub fn read(
     }
     if let Some(path) = file {
         return match std::fs::read_to_string(path) {
-            Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().to_owned())),
+            Ok(v) if !v.trim().is_empty() => Ok(Some(registered(v.trim()))),
             Ok(_) => Err(ConfigError {
                 key: format!("{key}File"),
                 origin: Origin::File(path.to_owned()),
@@ -106,4 +107,10 @@ pub fn read(
         };
     }
     Ok(None)
+}
+
+/// A secret just read, registered so that no upstream text can carry it into an error.
+fn registered(secret: &str) -> String {
+    crate::redact::register(secret);
+    secret.to_owned()
 }

@@ -50,19 +50,38 @@ pub const INSTANCE_DURATION_BUCKETS: [f64; 11] = [
 pub const DATA_INDEX_READS: &str = "orchestrator_provider_data_index_reads_total";
 /// Calls to workflow services' management endpoint for input schemas.
 pub const SCHEMA_CALLS: &str = "orchestrator_provider_workflow_service_calls_total";
+/// Seconds the sync cycle in flight has been running; 0 when idle. Alerts on a cycle stuck in
+/// a hung catalog or source read this.
+pub const CYCLE_IN_FLIGHT: &str = "orchestrator_provider_cycle_in_flight_seconds";
+/// Removals the delete guard holds (or the grace for unread sources); 0 when none.
+pub const DELETIONS_HELD: &str = "orchestrator_provider_deletions_held";
 
-/// Sets up logging on stderr. `RUST_LOG`, when set, wins over `logging.level`.
+/// Sets up logging on stderr. `RUST_LOG`, when set, wins over `logging.level`. Text is coloured
+/// only when stderr is a terminal and `NO_COLOR` is not set (<https://no-color.org>): a file,
+/// journald or a container log gets plain text.
 pub fn init_logging(config: &LoggingConfig) {
+    use std::io::IsTerminal;
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&config.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    let colour = use_colour(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     let _ = match config.format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// Whether log text gets colour escapes: on a terminal, unless `NO_COLOR` is set to anything
+/// but the empty string.
+pub fn use_colour(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 /// The Prometheus recorder's settings: histogram buckets (the daemon's own durations, and
@@ -124,6 +143,16 @@ pub fn init_metrics() -> Option<PrometheusHandle> {
         INSTANCES_EVICTED,
         "Started instances no longer tracked because events.maxTrackedInstances were"
     );
+    metrics::describe_gauge!(
+        CYCLE_IN_FLIGHT,
+        "Seconds the sync cycle in flight has been running (0 when idle)"
+    );
+    metrics::describe_gauge!(
+        DELETIONS_HELD,
+        "Template removals held by the delete guard (0 when none)"
+    );
+    metrics::gauge!(CYCLE_IN_FLIGHT).set(0.0);
+    metrics::gauge!(DELETIONS_HELD).set(0.0);
     Some(handle)
 }
 
@@ -160,6 +189,15 @@ pub fn rfc3339(unix: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        use std::ffi::OsStr;
+        assert!(super::use_colour(true, None));
+        assert!(super::use_colour(true, Some(OsStr::new(""))));
+        assert!(!super::use_colour(true, Some(OsStr::new("1"))));
+        assert!(!super::use_colour(false, None));
+    }
+
     #[test]
     fn rfc3339_formats_known_instants() {
         assert_eq!(super::rfc3339(0.0), "1970-01-01T00:00:00.000Z");

@@ -100,7 +100,7 @@ impl Harness {
         let shards = self.shared.shards.read().await.clone();
         let mut out = BTreeMap::new();
         for shard in shards.iter().filter(|s| !s.is_empty()) {
-            for t in serde_saphyr::from_multiple::<Value>(&shard.body).unwrap() {
+            for t in serde_saphyr::from_multiple::<Value>(&shard.text()).unwrap() {
                 let id = t["metadata"]["annotations"]["orchestrator.io/workflow-id"]
                     .as_str()
                     .unwrap()

@@ -28,7 +28,7 @@ async fn served(shared: &Shared) -> BTreeMap<String, Value> {
     let shards = shared.shards.read().await.clone();
     let mut out = BTreeMap::new();
     for shard in shards.iter().filter(|s| !s.is_empty()) {
-        for t in serde_saphyr::from_multiple::<Value>(&shard.body).unwrap() {
+        for t in serde_saphyr::from_multiple::<Value>(&shard.text()).unwrap() {
             out.insert(t["metadata"]["name"].as_str().unwrap().to_owned(), t);
         }
     }

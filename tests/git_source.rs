@@ -651,7 +651,7 @@ impl InProcess {
     /// Every shard document, concatenated.
     fn served(&self) -> String {
         let shards = self.rt.block_on(self.shared.shards.read()).clone();
-        shards.iter().map(|s| s.body.to_string()).collect()
+        shards.iter().map(|s| s.text()).collect()
     }
 
     fn status(&self) -> serde_json::Value {

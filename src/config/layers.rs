@@ -313,6 +313,39 @@ mod tests {
     }
 
     #[test]
+    fn credentials_in_the_urls_the_daemon_calls_are_refused_without_showing_them() {
+        for (text, key) in [
+            (
+                "catalog:\n  baseUrl: http://admin:pw-1234@backstage:7007\n",
+                "catalog.baseUrl",
+            ),
+            (
+                "server:\n  publicBaseUrl: http://u:pw-1234@me:7070\n",
+                "server.publicBaseUrl",
+            ),
+            (
+                "sources:\n  - type: dataIndex\n    url: https://u:pw-1234@di\n",
+                "sources[0].url",
+            ),
+        ] {
+            let (_d, path) = file(text);
+            let err = Layers::new().file(&path).unwrap().build().unwrap_err();
+            assert_eq!(err.key, key);
+            let message = err.to_string();
+            assert!(message.contains("must not carry credentials"), "{message}");
+            assert!(!message.contains("pw-1234"), "{message}");
+        }
+        let (_d, path) = file("catalog:\n  baseUrl: ftp://admin:pw-1234@backstage\n");
+        let message = Layers::new()
+            .file(&path)
+            .unwrap()
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(!message.contains("pw-1234"), "{message}");
+    }
+
+    #[test]
     fn unknown_keys_are_errors_naming_key_and_file() {
         let (_d, path) = file("templates:\n  ownr: me\n");
         let err = Layers::new().file(&path).unwrap().build().unwrap_err();

@@ -74,6 +74,17 @@ pub struct ServerConfig {
     pub listen: String,
     /// The base URL under which Backstage reaches this server; default `http://<listen>`.
     pub public_base_url: Option<String>,
+    /// Connections served at once; more wait for a free one, except the probes (`/healthz`,
+    /// `/readyz`, `/metrics`), which have reserved connections of their own. Lowered to what
+    /// the process's open-file limit allows.
+    pub max_connections: usize,
+    /// A request's head (request line and headers) must arrive within this time from the
+    /// moment the server waits for it, or the connection is closed (slowloris); this is also
+    /// how long a kept-alive connection may sit idle between requests.
+    pub header_read_timeout: Seconds,
+    /// A connection on which nothing moves (no byte read or written) for this long is closed
+    /// (a request body or a response read that stalls).
+    pub idle_timeout: Seconds,
 }
 
 impl Default for ServerConfig {
@@ -81,6 +92,9 @@ impl Default for ServerConfig {
         Self {
             listen: "127.0.0.1:7070".into(),
             public_base_url: None,
+            max_connections: 256,
+            header_read_timeout: Seconds(10.0),
+            idle_timeout: Seconds(60.0),
         }
     }
 }
@@ -111,6 +125,9 @@ pub struct CatalogConfig {
     pub shards: usize,
     /// Catalog calls in flight at once.
     pub concurrency: usize,
+    /// Bound on one cycle's catalog work (adoption, validation, the calls that apply a plan).
+    /// What was not done by then is reported and done by the next cycle.
+    pub cycle_timeout: Seconds,
 }
 
 impl Default for CatalogConfig {
@@ -122,6 +139,7 @@ impl Default for CatalogConfig {
             refresh_interval: None,
             shards: 32,
             concurrency: 8,
+            cycle_timeout: Seconds(60.0),
         }
     }
 }
@@ -142,6 +160,9 @@ pub struct SyncConfig {
     pub trigger_token_env: Option<String>,
     /// File holding that token.
     pub trigger_token_file: Option<PathBuf>,
+    /// Without a trigger token, `POST /sync` forces at most one full re-read per this interval;
+    /// requests beyond it get 429 with `Retry-After`.
+    pub trigger_min_interval: Seconds,
 }
 
 impl Default for SyncConfig {
@@ -153,6 +174,7 @@ impl Default for SyncConfig {
             debounce: Seconds(0.2),
             trigger_token_env: None,
             trigger_token_file: None,
+            trigger_min_interval: Seconds(30.0),
         }
     }
 }

@@ -36,6 +36,9 @@ impl Config {
                             format!("{:?} is not an http(s) URL", without_userinfo(&d.url)),
                         ));
                     }
+                    if has_userinfo(&d.url) {
+                        return Err(err(format!("sources[{i}].url"), USERINFO.into()));
+                    }
                     if d.page_size == 0 {
                         return Err(err(
                             format!("sources[{i}].pageSize"),
@@ -112,10 +115,15 @@ impl Config {
                 &self.templates.orchestrator_url,
             ),
         ] {
-            if let Some(u) = url
-                && !(u.starts_with("http://") || u.starts_with("https://"))
-            {
-                return Err(err(key.into(), format!("`{u}` is not an http(s) URL")));
+            let Some(u) = url else { continue };
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(err(
+                    key.into(),
+                    format!("`{}` is not an http(s) URL", without_userinfo(u)),
+                ));
+            }
+            if has_userinfo(u) {
+                return Err(err(key.into(), USERINFO.into()));
             }
         }
         if let Some(url) = &self.diagrams.base_url {
@@ -159,6 +167,24 @@ impl Config {
                 "must be at most 7 days (168h)".into(),
             ));
         }
+        for (key, value) in [
+            (
+                "server.headerReadTimeout",
+                self.server.header_read_timeout.0,
+            ),
+            ("server.idleTimeout", self.server.idle_timeout.0),
+            ("catalog.cycleTimeout", self.catalog.cycle_timeout.0),
+        ] {
+            if value < 0.1 {
+                return Err(err(key.into(), "must be at least 100ms".into()));
+            }
+        }
+        if self.server.max_connections == 0 {
+            return Err(err(
+                "server.maxConnections".into(),
+                "must be at least 1".into(),
+            ));
+        }
         if self.parsing.max_file_bytes == 0 {
             return Err(err(
                 "parsing.maxFileBytes".into(),
@@ -173,6 +199,15 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Why a URL with `user:password@` is refused: the password would be shown wherever the URL
+/// is, and sent beside the token.
+const USERINFO: &str = "must not carry credentials (`user:password@`): they would be sent beside the token and shown wherever the URL is; put the token in `tokenEnv` or `tokenFile` and remove them from the URL";
+
+/// Whether an http(s) URL carries `user[:password]@` before its host.
+fn has_userinfo(url: &str) -> bool {
+    without_userinfo(url) != url
 }
 
 /// Whether `s` is a valid Backstage namespace (the rule of every entity name): runs of ASCII

@@ -33,6 +33,10 @@ pub enum CatalogError {
     },
     #[error("catalog answered {op} with something unexpected: {reason}")]
     Decode { op: &'static str, reason: String },
+    #[error(
+        "the cycle's catalog work took longer than `catalog.cycleTimeout` ({seconds} s) and was cut short while {phase}; what was not done is retried next cycle (check that the catalog answers)"
+    )]
+    CutShort { phase: &'static str, seconds: f64 },
 }
 
 impl CatalogError {
@@ -53,6 +57,7 @@ impl CatalogError {
             CatalogError::Status { status, .. } if *status >= 500 => "server_error",
             CatalogError::Status { .. } => "rejected",
             CatalogError::Decode { .. } => "decode",
+            CatalogError::CutShort { .. } => "cycle_timeout",
         }
     }
 }
@@ -207,7 +212,7 @@ impl CatalogClient {
     ) -> Result<T, CatalogError> {
         serde_json::from_slice(bytes).map_err(|e| CatalogError::Decode {
             op,
-            reason: e.to_string(),
+            reason: crate::redact::text(&e.to_string()),
         })
     }
 
@@ -402,8 +407,13 @@ fn enc(s: &str) -> String {
 }
 
 /// The message of a Backstage error body (`{"error":{"message"}}` or validate-entity's
-/// `{"errors":[{"message"}]}`), else the start of the body.
+/// `{"errors":[{"message"}]}`), else the start of the body; without any secret (the body is
+/// upstream text: a proxy or a catalog may echo the request's headers).
 fn error_message(bytes: &[u8]) -> String {
+    crate::redact::text(&raw_error_message(bytes))
+}
+
+fn raw_error_message(bytes: &[u8]) -> String {
     if let Ok(v) = serde_json::from_slice::<Value>(bytes) {
         if let Some(m) = v.pointer("/error/message").and_then(Value::as_str) {
             return m.to_owned();
@@ -418,7 +428,8 @@ fn error_message(bytes: &[u8]) -> String {
             }
         }
     }
-    let text = String::from_utf8_lossy(bytes);
+    // Redacted before it is cut, so that no part of a secret survives at the cut.
+    let text = crate::redact::text(&String::from_utf8_lossy(bytes));
     text.chars().take(300).collect()
 }
 
@@ -430,7 +441,7 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     parts.dedup();
-    parts.join(": ")
+    crate::redact::text(&parts.join(": "))
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -24,7 +25,7 @@ use tokio::task::JoinSet;
 
 use super::catalog::{CatalogClient, CatalogError, Location, generated_location_ref};
 use super::serve::{names_by_shard, shard_index, shard_url};
-use crate::plan::{Entities, entity_ref};
+use crate::plan::{Entities, Item, entity_ref};
 use crate::telemetry;
 
 const ORIGIN: &str = "backstage.io/managed-by-origin-location";
@@ -70,6 +71,20 @@ pub struct CatalogSync {
     pub conflicts: Arc<Mutex<BTreeMap<String, String>>>,
     /// Templates awaited in the catalog after a push, and whether a task is polling for them.
     waiting: Arc<std::sync::Mutex<Waiting>>,
+    /// When the current cycle's catalog work must stop (`catalog.cycleTimeout`), and the time
+    /// it was given: calls not finished by then are abandoned, and the work retried next cycle.
+    deadline: Option<(tokio::time::Instant, Duration)>,
+    /// Some call was abandoned at the deadline since [`CatalogSync::set_deadline`].
+    cut: AtomicBool,
+}
+
+/// What validation found.
+#[derive(Debug, Default)]
+pub struct Validated {
+    /// `(name, the catalog's message)` for each entity it rejects.
+    pub rejected: Vec<(String, String)>,
+    /// Entities not validated before the deadline: not published this cycle.
+    pub unchecked: Vec<String>,
 }
 
 impl CatalogSync {
@@ -85,6 +100,46 @@ impl CatalogSync {
             synced: BTreeMap::new(),
             conflicts: Arc::default(),
             waiting: Arc::default(),
+            deadline: None,
+            cut: AtomicBool::new(false),
+        }
+    }
+
+    /// Bounds the catalog work from now on by `timeout` (one cycle's worth).
+    pub fn set_deadline(&mut self, timeout: Duration) {
+        self.deadline = Some((tokio::time::Instant::now() + timeout, timeout));
+        self.cut.store(false, Ordering::Release);
+    }
+
+    /// The error that says the deadline cut `phase` short, if it did.
+    fn cut_short(&self, phase: &'static str) -> Option<CatalogError> {
+        let (_, timeout) = self.deadline?;
+        self.cut
+            .load(Ordering::Acquire)
+            .then_some(CatalogError::CutShort {
+                phase,
+                seconds: timeout.as_secs_f64(),
+            })
+    }
+
+    /// Runs one call (not one of many) within the deadline.
+    async fn bounded<T>(
+        &self,
+        phase: &'static str,
+        call: impl std::future::Future<Output = Result<T, CatalogError>>,
+    ) -> Result<T, CatalogError> {
+        let Some((deadline, timeout)) = self.deadline else {
+            return call.await;
+        };
+        match tokio::time::timeout_at(deadline, call).await {
+            Ok(result) => result,
+            Err(_) => {
+                self.cut.store(true, Ordering::Release);
+                Err(CatalogError::CutShort {
+                    phase,
+                    seconds: timeout.as_secs_f64(),
+                })
+            }
         }
     }
 
@@ -100,7 +155,17 @@ impl CatalogSync {
     /// templates. Nothing is changed.
     pub async fn adopt(&mut self) -> Result<Adopted, CatalogError> {
         let mut adopted = Adopted::default();
-        for location in self.client.locations().await? {
+        let client = self.client.clone();
+        let locations = self
+            .bounded("reading the locations it holds", client.locations())
+            .await?;
+        let entities = self
+            .bounded(
+                "reading the templates it holds",
+                client.query("kind=template", ""),
+            )
+            .await?;
+        for location in locations {
             if location.kind != "url" {
                 continue;
             }
@@ -115,7 +180,7 @@ impl CatalogSync {
                 None => {}
             }
         }
-        for entity in self.client.query("kind=template", "").await? {
+        for entity in entities {
             let origin = entity
                 .pointer("/metadata/annotations")
                 .and_then(|a| a.get(ORIGIN))
@@ -139,27 +204,30 @@ impl CatalogSync {
         self.synced.insert(name.to_owned(), hash.to_owned());
     }
 
-    /// Validates entities with the catalog: `(name, message)` for each one it rejects.
-    pub async fn validate(
-        &self,
-        entities: Vec<(String, Value)>,
-    ) -> Result<Vec<(String, String)>, CatalogError> {
-        let calls = entities.into_iter().map(|(name, entity)| {
+    /// Validates entities with the catalog: what it rejects, and what was not validated before
+    /// the deadline. Each entity is turned into JSON only when its call runs, so at most
+    /// `concurrency` of them are held at once.
+    pub async fn validate(&self, entities: Vec<Arc<Item>>) -> Result<Validated, CatalogError> {
+        let mut unchecked: BTreeSet<String> =
+            entities.iter().map(|i| i.name().to_owned()).collect();
+        let calls = entities.into_iter().map(|item| {
             let client = self.client.clone();
-            let location = shard_url(&self.base, super::serve::shard_of(&name, self.shards));
+            let location = shard_url(&self.base, super::serve::shard_of(item.name(), self.shards));
             async move {
-                let result = client.validate_entity(&location, &entity).await;
-                (name, result)
+                let result = client.validate_entity(&location, &item.json()).await;
+                (item.name().to_owned(), result)
             }
         });
-        let mut rejected = Vec::new();
+        let mut validated = Validated::default();
         for (name, result) in self.run_all(calls).await {
+            unchecked.remove(&name);
             if let Some(message) = result? {
-                rejected.push((name, message));
+                validated.rejected.push((name, message));
             }
         }
-        rejected.sort();
-        Ok(rejected)
+        validated.rejected.sort();
+        validated.unchecked = unchecked.into_iter().collect();
+        Ok(validated)
     }
 
     /// Makes the catalog match `served` (which the daemon already serves).
@@ -168,7 +236,8 @@ impl CatalogSync {
         let mut first_error = None;
         // Locations no shard uses any more go first, so that the templates they emitted can be
         // emitted by their new shards without a conflict.
-        let retired: Vec<Location> = std::mem::take(&mut self.retired).into_values().collect();
+        // Forgotten only once deleted: a call abandoned at the deadline is made again next apply.
+        let retired: Vec<Location> = self.retired.values().cloned().collect();
         let retire_calls = retired.into_iter().map(|location| {
             let client = self.client.clone();
             async move {
@@ -178,9 +247,13 @@ impl CatalogSync {
         });
         for (location, result) in self.run_all(retire_calls).await {
             applied.calls += 1;
-            if let Err(e) = result {
-                self.retired.insert(location.id.clone(), location);
-                first_error.get_or_insert(e);
+            match result {
+                Ok(()) => {
+                    self.retired.remove(&location.id);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
             }
         }
         let want: BTreeMap<&str, &str> = served
@@ -198,10 +271,13 @@ impl CatalogSync {
         if !missing.is_empty() && !self.checked {
             // The real call answers 201 even when nothing will ever appear; the dry run says why.
             let target = shard_url(&self.base, missing[0]);
-            self.client
-                .dry_run_location(&target)
-                .await
-                .map_err(|e| explain_dry_run(e, &target))?;
+            let client = self.client.clone();
+            self.bounded(
+                "checking that it may read our documents",
+                client.dry_run_location(&target),
+            )
+            .await
+            .map_err(|e| explain_dry_run(e, &target))?;
             applied.calls += 1;
             self.checked = true;
         }
@@ -330,10 +406,7 @@ impl CatalogSync {
             .filter(|i| !by_shard.contains_key(i))
             .collect();
         let emptied: BTreeSet<usize> = empty.iter().copied().collect();
-        let namespace = served
-            .values()
-            .next()
-            .map(|i| i.template.metadata.namespace.clone());
+        let namespace = served.values().next().map(|i| i.namespace().to_owned());
         let delete_calls = removed
             .iter()
             .filter(|n| !emptied.contains(&super::serve::shard_of(n, self.shards)))
@@ -405,6 +478,10 @@ impl CatalogSync {
                     first_error.get_or_insert(e);
                 }
             }
+        }
+        if let Some(e) = self.cut_short("applying the changes") {
+            tracing::warn!(done = applied.changes.len(), "{e}");
+            return Err(e);
         }
         match first_error {
             Some(e) => Err(e),
@@ -540,7 +617,8 @@ impl CatalogSync {
         });
     }
 
-    /// Runs catalog calls with bounded concurrency, results in completion order.
+    /// Runs catalog calls with bounded concurrency, results in completion order; only those
+    /// finished before the deadline, if one is set.
     async fn run_all<K, V, F>(
         &self,
         calls: impl Iterator<Item = F>,
@@ -560,8 +638,24 @@ impl CatalogSync {
             });
         }
         let mut out = Vec::new();
-        while let Some(done) = set.join_next().await {
-            out.push(done.expect("catalog task panicked"));
+        let deadline = self.deadline.map(|(d, _)| d);
+        loop {
+            let next = match deadline {
+                Some(d) => match tokio::time::timeout_at(d, set.join_next()).await {
+                    Ok(next) => next,
+                    // Calls still running are abandoned (the set aborts them when dropped);
+                    // the caller keeps what finished and the next apply redoes the rest.
+                    Err(_) => {
+                        self.cut.store(true, Ordering::Release);
+                        break;
+                    }
+                },
+                None => set.join_next().await,
+            };
+            match next {
+                Some(done) => out.push(done.expect("catalog task panicked")),
+                None => break,
+            }
         }
         out
     }

@@ -374,8 +374,15 @@ pub fn management_url(service_url: &str, id: &str) -> String {
     )
 }
 
-/// The `inputSchema` of a workflow service's management answer.
+/// The `inputSchema` of a workflow service's management answer; an error says why, without any
+/// secret (see `crate::redact`).
 async fn fetch_input_schema(http: &reqwest::Client, url: &str) -> Result<Value, String> {
+    fetch_input_schema_once(http, url)
+        .await
+        .map_err(|e| crate::redact::text(&e))
+}
+
+async fn fetch_input_schema_once(http: &reqwest::Client, url: &str) -> Result<Value, String> {
     let response = http
         .get(url)
         .header("accept", "application/json")

@@ -382,7 +382,9 @@ fn parse_one(tree: &dyn Tree, path: &str, limits: &ParseLimits) -> FileResult {
         Ok(bytes) => FileResult {
             path: path.to_owned(),
             sha256: hex::encode(Sha256::digest(&bytes)),
-            outcome: parse_file(path, &bytes, limits).map_err(|e| e.to_string()),
+            outcome: parse_file(path, &bytes, limits)
+                .map(compact)
+                .map_err(|e| e.to_string()),
         },
         Err(e) => FileResult {
             path: path.to_owned(),
@@ -390,6 +392,19 @@ fn parse_one(tree: &dyn Tree, path: &str, limits: &ParseLimits) -> FileResult {
             outcome: Err(e.to_string()),
         },
     }
+}
+
+/// A parsed file as the cache keeps it (for as long as the file is unchanged): its lists without
+/// the spare capacity they grew with (a one-workflow file would otherwise hold room for four).
+fn compact(mut file: crate::workflow::ParsedFile) -> crate::workflow::ParsedFile {
+    file.workflows.shrink_to_fit();
+    file.config_maps.shrink_to_fit();
+    file.problems.shrink_to_fit();
+    for w in &mut file.workflows {
+        w.annotations.shrink_to_fit();
+        w.mounts.shrink_to_fit();
+    }
+    file
 }
 
 /// The files a CR's ConfigMaps put beside it: `<folder>/<workflowPath>/<key>`. A ConfigMap is

@@ -1,13 +1,13 @@
 //! The desired templates: the sources' last good snapshots merged and mapped, off the async
-//! runtime (it is CPU work). A template equal to the one mapped last time keeps its rendered
-//! document, so only what changed is rendered and compared again. Each template carries what
-//! its diagram is drawn from (rendered only when someone asks for it).
+//! runtime (it is CPU work). A template equal to the one mapped last time (same fingerprint)
+//! keeps its rendered document, so only what changed is rendered and compared again. Each
+//! template carries what its diagram is drawn from (rendered only when someone asks for it).
 
 use std::sync::Arc;
 
 use crate::config::Config;
 use crate::pipeline::{self, SourceRead};
-use crate::plan::{Entities, Item};
+use crate::plan::{Entities, Item, fingerprint};
 use crate::telemetry;
 use crate::workflow::Severity;
 
@@ -28,7 +28,9 @@ pub(super) async fn map(
             .into_par_iter()
             .map(
                 |t| match previous.as_ref().and_then(|p| p.get(&t.metadata.name)) {
-                    Some(old) if old.template == t && old.diagram.is_some() => old.clone(),
+                    Some(old) if old.fingerprint == fingerprint(&t) && old.diagram.is_some() => {
+                        old.clone()
+                    }
                     _ => {
                         let diagram = diagrams.get(&t.metadata.name).cloned();
                         Arc::new(Item::new(t).with_diagram(diagram))

@@ -40,7 +40,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch as signal};
 
 use crate::config::{Config, ConfigError};
-use crate::entity::map::annotation::WORKFLOW_ID;
 use crate::plan::Entities;
 use crate::sink::serve::{Shared, Trigger};
 use crate::source::{self, Reader};
@@ -227,6 +226,8 @@ impl Daemon {
     pub async fn cycle(&mut self, reason: &'static str, force: bool) {
         let started = Instant::now();
         let first_change = self.sources.take_first_change();
+        self.shared
+            .cycle_started(reason, unix_now(), "reading the sources");
         metrics::counter!(telemetry::SYNCS, "reason" => reason).increment(1);
         let pending = std::mem::take(&mut *self.shared.pending.lock().expect("pending lock"));
         self.sources.take_pending(pending).await;
@@ -238,6 +239,7 @@ impl Daemon {
             ..Phases::default()
         };
         if changed || self.desired.is_none() {
+            self.shared.cycle_phase("mapping workflows to templates");
             let reads = self.sources.reads();
             let (entities, diagnostics) =
                 desired::map(&self.config, reads, self.desired.clone()).await;
@@ -246,7 +248,11 @@ impl Daemon {
         }
         phases.map = started.elapsed() - phases.read;
         let desired = self.desired.clone().expect("mapped above");
+        // The catalog's part of the cycle is bounded by `catalog.cycleTimeout` from here.
+        self.publisher.start_catalog_phase();
         if !self.publisher.adopted {
+            self.shared
+                .cycle_phase("reading what the catalog holds (adoption)");
             self.publisher.adopt(&desired).await;
         }
         let mut report = CycleReport {
@@ -260,6 +266,8 @@ impl Daemon {
         if self.publisher.adopted {
             let unread = self.sources.unread_in_grace();
             let publishing = Instant::now();
+            self.shared
+                .cycle_phase("validating new and changed templates, serving them");
             let changes = self
                 .publisher
                 .publish(&desired, &unread, &self.shared)
@@ -270,19 +278,18 @@ impl Daemon {
             }
             if changes.any() || !self.labelled {
                 // Only published workflow ids become instance metric labels.
-                self.shared
-                    .instances
-                    .set_published(self.publisher.served.values().filter_map(|item| {
-                        item.template
-                            .metadata
-                            .annotations
-                            .get(WORKFLOW_ID)
-                            .map(String::as_str)
-                    }));
+                self.shared.instances.set_published(
+                    self.publisher
+                        .served
+                        .values()
+                        .filter_map(|item| item.workflow_id()),
+                );
                 self.labelled = true;
             }
             phases.publish = publishing.elapsed();
             let sources = &self.sources;
+            self.shared
+                .cycle_phase("applying the changes to the catalog");
             report.catalog_calls = self.publisher.apply_catalog(|id| sources.file_of(id)).await;
             phases.catalog = publishing.elapsed() - phases.publish;
             if changed || changes.any() {
@@ -295,6 +302,7 @@ impl Daemon {
         } else {
             report.duration = started.elapsed();
         }
+        report.cut_short = self.publisher.cut_short.clone();
         self.last = Some(report);
         let base_url = self.config.catalog.base_url.as_deref();
         status::write(
@@ -306,6 +314,7 @@ impl Daemon {
             self.last.as_ref(),
         )
         .await;
+        self.shared.cycle_ended();
     }
 
     /// Metrics and the log line of a cycle that published.
@@ -357,7 +366,7 @@ mod tests {
         let shards = shared.shards.read().await.clone();
         shards
             .iter()
-            .map(|d| d.body.matches("kind: Template").count())
+            .map(|d| d.text().matches("kind: Template").count())
             .sum()
     }
 

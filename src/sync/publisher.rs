@@ -3,11 +3,9 @@
 //! guard, validates what is new or changed with the catalog, serves the result, and then brings
 //! the catalog in step (writing the audit log).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
-
-use serde_json::Value;
 
 use super::state_file;
 use crate::config::Config;
@@ -45,10 +43,14 @@ pub(super) struct Publisher {
     /// Templates the catalog rejected: name -> (content hash, the catalog's message).
     pub(super) rejected: BTreeMap<String, (String, String)>,
     pub(super) catalog_error: Option<String>,
+    /// Why the current cycle's catalog work was cut short (`catalog.cycleTimeout`), if it was.
+    pub(super) cut_short: Option<String>,
     pub(super) catalog_failures: u32,
     pub(super) last_catalog_success: Option<f64>,
     shards: usize,
     guard: DeleteGuard,
+    /// `catalog.cycleTimeout`.
+    cycle_timeout: std::time::Duration,
     /// Without a catalog (and with sources), what is served is remembered here across restarts.
     state_dir: Option<PathBuf>,
 }
@@ -80,14 +82,24 @@ impl Publisher {
             held: None,
             rejected: BTreeMap::new(),
             catalog_error: None,
+            cut_short: None,
             catalog_failures: 0,
             last_catalog_success: None,
             shards: config.catalog.shards,
+            cycle_timeout: config.catalog.cycle_timeout.duration(),
             guard: DeleteGuard {
                 max_fraction: config.sync.max_delete_fraction,
                 minimum: config.sync.delete_guard_minimum,
             },
             state_dir,
+        }
+    }
+
+    /// A cycle's catalog work begins: it has `catalog.cycleTimeout` from now.
+    pub(super) fn start_catalog_phase(&mut self) {
+        self.cut_short = None;
+        if let Some(catalog) = &mut self.catalog {
+            catalog.set_deadline(self.cycle_timeout);
         }
     }
 
@@ -180,6 +192,8 @@ impl Publisher {
             metrics::counter!(telemetry::ERRORS, "kind" => "deletes_held").increment(1);
         }
         self.held = plan.held.clone();
+        metrics::gauge!(telemetry::DELETIONS_HELD)
+            .set(self.held.as_ref().map_or(0, |h| h.names.len()) as f64);
         let mut changes = Changes::default();
         if plan.is_empty() && self.published_once {
             return changes;
@@ -187,22 +201,36 @@ impl Publisher {
         // Validate new and changed entities when a catalog can say what it would reject. A
         // template rejected before with the same content is not asked about again.
         let mut rejected: BTreeMap<String, (String, String)> = BTreeMap::new();
-        let mut candidates: Vec<(String, Value)> = Vec::new();
+        let mut candidates: Vec<Arc<Item>> = Vec::new();
         for name in plan.add.iter().chain(&plan.update) {
             let item = &desired[name];
             match self.rejected.get(name) {
                 Some((hash, message)) if *hash == item.hash => {
                     rejected.insert(name.clone(), (hash.clone(), message.clone()));
                 }
-                _ => candidates.push((name.clone(), item.json())),
+                _ => candidates.push(item.clone()),
             }
         }
+        // Not validated before the cycle's deadline: not published now, validated next cycle.
+        let mut unchecked: BTreeSet<String> = BTreeSet::new();
         if let (Some(catalog), false) = (&self.catalog, candidates.is_empty()) {
             match catalog.validate(candidates).await {
-                Ok(list) => {
-                    for (name, message) in list {
+                Ok(validated) => {
+                    for (name, message) in validated.rejected {
                         tracing::warn!(entity = %name, "the catalog rejects this template, it is not published: {message}");
                         rejected.insert(name.clone(), (desired[&name].hash.clone(), message));
+                    }
+                    if !validated.unchecked.is_empty() {
+                        let message = format!(
+                            "{} templates were not validated within `catalog.cycleTimeout` ({} s): the cycle was cut short; they are validated and published by the next cycle",
+                            validated.unchecked.len(),
+                            self.cycle_timeout.as_secs_f64()
+                        );
+                        tracing::warn!("{message}");
+                        metrics::counter!(telemetry::ERRORS, "kind" => "catalog_cycle_timeout")
+                            .increment(1);
+                        self.cut_short = Some(message);
+                        unchecked.extend(validated.unchecked);
                     }
                 }
                 // Unvalidated is still published: the catalog validates again when it reads.
@@ -213,7 +241,7 @@ impl Publisher {
         }
         self.rejected = rejected;
         for name in plan.add.iter().chain(&plan.update) {
-            if self.rejected.contains_key(name) {
+            if self.rejected.contains_key(name) || unchecked.contains(name) {
                 continue;
             }
             if self
@@ -231,7 +259,7 @@ impl Publisher {
             changes.removed += 1;
         }
         let shards = build_shards(self.served.values().map(Arc::as_ref), self.shards);
-        shared.publish(shards).await;
+        shared.publish(shards, self.served.len()).await;
         if let Some(dir) = &self.state_dir {
             state_file::save_published(dir, &self.served);
         }
@@ -316,6 +344,7 @@ impl Publisher {
     /// Refreshes every managed template (`catalog.refreshInterval`).
     pub(super) async fn refresh_all(&mut self) {
         if let Some(catalog) = &mut self.catalog {
+            catalog.set_deadline(self.cycle_timeout);
             match catalog.refresh_all().await {
                 Ok(n) => {
                     tracing::info!(locations = n, "scheduled refresh of every managed template")
@@ -327,6 +356,9 @@ impl Publisher {
 
     fn catalog_failed(&mut self, e: &CatalogError) {
         let message = e.to_string();
+        if matches!(e, CatalogError::CutShort { .. }) {
+            self.cut_short = Some(message.clone());
+        }
         if self.catalog_error.as_deref() != Some(message.as_str()) {
             tracing::warn!(error = %message, "catalog sync failed; it is retried");
         }
@@ -341,13 +373,8 @@ impl Publisher {
         let name = entity_ref.rsplit('/').next().unwrap_or_default();
         self.served
             .get(name)
-            .and_then(|i| {
-                i.template
-                    .metadata
-                    .annotations
-                    .get("orchestrator.io/workflow-id")
-            })
-            .and_then(|id| file_of(id))
+            .and_then(|i| i.workflow_id())
+            .and_then(file_of)
             .unwrap_or_else(|| "-".into())
     }
 }

@@ -21,6 +21,8 @@ pub(super) struct CycleReport {
     pub(super) updated: usize,
     pub(super) removed: usize,
     pub(super) catalog_calls: usize,
+    /// Why the cycle's catalog work was cut short (`catalog.cycleTimeout`), if it was.
+    pub(super) cut_short: Option<String>,
 }
 
 /// Writes the `/status` document. `diagnostics`: errors and warnings of the last mapping.
@@ -78,6 +80,7 @@ pub(super) async fn write(
             "updated": r.updated,
             "removed": r.removed,
             "catalogCalls": r.catalog_calls,
+            "cutShort": r.cut_short,
         })),
     });
     *shared.status.write().await = status;

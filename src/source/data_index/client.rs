@@ -285,7 +285,10 @@ impl DataIndexClient {
         };
         let errors = parsed.errors.unwrap_or_default();
         let validation = errors.iter().any(GraphqlError::is_validation);
-        let messages: Vec<String> = errors.iter().map(|e| e.message.clone()).collect();
+        let messages: Vec<String> = errors
+            .iter()
+            .map(|e| crate::redact::text(&e.message))
+            .collect();
         match parsed.data {
             Some(data) if data.get().trim() != "null" => {
                 if validation {
@@ -428,8 +431,13 @@ fn http_hint(status: u16) -> &'static str {
     }
 }
 
+/// The start of an answer, on one line and without any secret (an answer may echo the request's
+/// headers); redacted before it is cut, so that no part of a secret survives at the cut.
 fn snippet(text: &str) -> String {
-    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let one_line: String = crate::redact::text(text)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     match one_line.char_indices().nth(200) {
         Some((i, _)) => format!("{}…", &one_line[..i]),
         None => one_line,

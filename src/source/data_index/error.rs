@@ -79,10 +79,11 @@ impl DataIndexError {
     }
 }
 
+/// The innermost cause of a transport error, without any secret or URL credentials.
 pub(crate) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cause = e;
     while let Some(next) = cause.source() {
         cause = next;
     }
-    cause.to_string()
+    crate::redact::text(&cause.to_string())
 }

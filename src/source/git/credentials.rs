@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::remote_url::scrub_userinfo;
+use crate::redact::scrub_userinfo;
 
 /// Credentials for a repository. `Debug` shows whether a token is set, never the token.
 #[derive(Clone, Default)]

@@ -344,26 +344,6 @@ pub(crate) fn encode_path(path: &str) -> String {
     out
 }
 
-/// Removes what looks like credentials from text that may quote a URL (a library's error
-/// message): the userinfo of every `scheme://user:secret@` becomes `***@`.
-pub(crate) fn scrub_userinfo(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("://") {
-        out.push_str(&rest[..i + 3]);
-        rest = &rest[i + 3..];
-        let end = rest
-            .find(|c: char| c == '/' || c.is_whitespace() || c == '\'' || c == '"')
-            .unwrap_or(rest.len());
-        if let Some(at) = rest[..end].rfind('@') {
-            out.push_str("***@");
-            rest = &rest[at + 1..];
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -490,15 +470,5 @@ mod tests {
             file.links("main", "w.sw.json", "c", true).source_location,
             "url:file:///srv/r"
         );
-    }
-
-    #[test]
-    fn userinfo_is_scrubbed_from_any_text() {
-        assert_eq!(
-            scrub_userinfo("failed to connect to https://u:tok@host/r.git: refused"),
-            "failed to connect to https://***@host/r.git: refused"
-        );
-        assert_eq!(scrub_userinfo("no url here"), "no url here");
-        assert_eq!(scrub_userinfo("http://host/x@y"), "http://host/x@y");
     }
 }

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::credentials::{raw_password, redact_text};
 use super::error::GitError;
-use super::remote_url::{RepoUrl, scrub_userinfo};
+use super::remote_url::RepoUrl;
 use super::settings::GitSettings;
 use crate::source::dir::ParseCache;
 use crate::source::snapshot::Snapshot;
@@ -41,8 +41,6 @@ pub(super) struct Inner {
     pub(super) settings: GitSettings,
     pub(super) url: Result<RepoUrl, String>,
     pub(super) redacted: String,
-    /// Strings scrubbed from every message: the token, the URL's password (raw and decoded).
-    pub(super) secrets: Vec<String>,
     /// A full commit id as the reference: fetched once, never again.
     pub(super) pin: Option<Oid>,
     pub(super) repo_dir: PathBuf,
@@ -63,14 +61,24 @@ impl GitSource {
             Ok(u) => u.redacted(),
             Err(_) => redact_text(&settings.url, &settings.auth),
         };
-        let mut secrets: Vec<String> = Vec::new();
-        secrets.extend(settings.auth.token.clone());
-        if let Ok(u) = &url {
-            secrets.extend(u.password.clone());
+        // Scrubbed from every message from now on (see `crate::redact`): the token and the
+        // URL's password (raw and decoded), and the Basic credentials libgit2 sends with them.
+        if let Some(token) = &settings.auth.token {
+            let user = settings
+                .auth
+                .username
+                .as_deref()
+                .unwrap_or("x-access-token");
+            crate::redact::register_basic(user, token);
         }
-        secrets.extend(raw_password(&settings.url));
-        secrets.retain(|s| !s.is_empty());
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        if let Ok(u) = &url
+            && let Some(password) = &u.password
+        {
+            crate::redact::register_basic(u.user.as_deref().unwrap_or_default(), password);
+        }
+        if let Some(raw) = raw_password(&settings.url) {
+            crate::redact::register(&raw);
+        }
         let reference = settings.reference.trim();
         let pin = (reference.len() == 40 && reference.bytes().all(|b| b.is_ascii_hexdigit()))
             .then(|| Oid::from_str(reference).ok())
@@ -82,7 +90,6 @@ impl GitSource {
                 settings,
                 url,
                 redacted,
-                secrets,
                 pin,
                 repo_dir,
                 lock,
@@ -196,11 +203,10 @@ impl Inner {
     }
 
     pub(super) fn scrub(&self, text: &str) -> String {
-        let mut s = scrub_userinfo(text);
-        for secret in &self.secrets {
-            s = s.replace(secret.as_str(), "***");
-        }
-        s.split_whitespace().collect::<Vec<_>>().join(" ")
+        crate::redact::text(text)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     pub(super) fn other(&self, reason: String) -> GitError {
