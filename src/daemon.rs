@@ -8,8 +8,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 use crate::config::Config;
-use crate::instances::{InstanceMetrics, Limits};
+use crate::instances::InstanceMetrics;
 use crate::secrets;
+use crate::sink::serve::connections::{self, Limits};
 use crate::sink::serve::{Shared, router};
 use crate::sync::Daemon;
 
@@ -43,11 +44,12 @@ pub async fn run(
     shared.diagram_cache = std::sync::Mutex::new(crate::sink::diagrams::Cache::new(
         config.diagrams.cache_bytes,
     ));
-    shared.instances = InstanceMetrics::new(Limits {
+    shared.instances = InstanceMetrics::new(crate::instances::Limits {
         dedup_window: config.events.dedup_window.duration(),
         dedup_max_events: config.events.dedup_max_events,
         max_tracked_instances: config.events.max_tracked_instances,
     });
+    shared.forced_sync_min_interval = config.sync.trigger_min_interval.duration();
     let shared = Arc::new(shared);
     let daemon = Daemon::new(config.clone(), shared.clone(), catalog_token)?;
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
@@ -57,15 +59,18 @@ pub async fn run(
             reason: e.to_string(),
         })?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let mut server_shutdown = shutdown_rx.clone();
     let app = router(shared.clone());
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = server_shutdown.wait_for(|stop| *stop).await;
-            })
-            .await
-    });
+    let limits = Limits {
+        max_connections: config.server.max_connections,
+        header_read_timeout: config.server.header_read_timeout.duration(),
+        idle_timeout: config.server.idle_timeout.duration(),
+    };
+    let server = tokio::spawn(connections::serve(
+        listener,
+        app,
+        limits,
+        shutdown_rx.clone(),
+    ));
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("signal received, shutting down");

@@ -267,7 +267,7 @@ impl Daemon {
             let unread = self.sources.unread_in_grace();
             let publishing = Instant::now();
             self.shared
-                .cycle_phase("validating new and changed templates, serving them");
+                .cycle_phase("validating new and changed templates with the catalog");
             let changes = self
                 .publisher
                 .publish(&desired, &unread, &self.shared)

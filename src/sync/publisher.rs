@@ -328,10 +328,16 @@ impl Publisher {
                 if let Some(catalog) = &self.catalog {
                     catalog.verify(added);
                 }
-                self.catalog_error = None;
-                self.catalog_failures = 0;
-                self.last_catalog_success = Some(unix_now());
-                metrics::gauge!(telemetry::LAST_SUCCESS, "what" => "catalog").set(unix_now());
+                if let Some(cut) = &self.cut_short {
+                    // Validation was cut short: templates wait; the catalog is not in step.
+                    self.catalog_error = Some(cut.clone());
+                    self.catalog_failures += 1;
+                } else {
+                    self.catalog_error = None;
+                    self.catalog_failures = 0;
+                    self.last_catalog_success = Some(unix_now());
+                    metrics::gauge!(telemetry::LAST_SUCCESS, "what" => "catalog").set(unix_now());
+                }
                 applied.calls
             }
             Err(e) => {

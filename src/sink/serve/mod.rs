@@ -12,8 +12,10 @@
 //! by hand when no catalog is configured.
 //!
 //! Parts: `shared` (what the server and the sync loop share), `documents` (the documents and
-//! the probes), `triggers` (`POST /sync`, `/events`, the webhooks, and their tokens).
+//! the probes), `triggers` (`POST /sync`, `/events`, the webhooks, and their tokens),
+//! `connections` (accepting connections: timeouts, the cap, the probes' reserve).
 
+pub mod connections;
 mod documents;
 mod shared;
 mod triggers;
@@ -111,6 +113,11 @@ mod tests {
         let mut shards = build_shards(std::iter::empty(), 4);
         shards[1] = ShardDoc::new("kind: Template\n".into());
         shared.publish(shards, 1).await;
+        // As soon as /readyz says ready, /status does too, with the templates it serves.
+        assert_eq!(get("/readyz").await.unwrap().status(), 200);
+        let status: serde_json::Value = get("/status").await.unwrap().json().await.unwrap();
+        assert_eq!(status["ready"], true, "{status}");
+        assert_eq!(status["templates"], 1, "{status}");
         let r = get("/catalog/shard-01.yaml").await.unwrap();
         assert_eq!(r.status(), 200);
         let etag = r.headers()["etag"].to_str().unwrap().to_owned();
@@ -152,6 +159,74 @@ mod tests {
         assert_eq!(rx.try_recv().unwrap(), Trigger::Manual);
         assert!(rx.try_recv().is_err(), "two requests, one pending sync");
         assert!(shared.force_sync.load(Ordering::Acquire));
+
+        // The scheme is case-insensitive (RFC 7235); the token is not.
+        for scheme in ["bearer", "BEARER", "bEaReR"] {
+            let r = http
+                .post(format!("{base}/sync"))
+                .header("authorization", format!("{scheme} s3cret"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 202, "{scheme}");
+        }
+        let r = http
+            .post(format!("{base}/sync"))
+            .header("authorization", "bearer S3CRET")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        // With a token, forced syncs are not rate-limited.
+        for _ in 0..5 {
+            assert_eq!(sync(Some("s3cret")).await.unwrap().status(), 202);
+        }
+    }
+
+    #[tokio::test]
+    async fn an_open_sync_forces_at_most_one_full_read_per_interval() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let mut shared = Shared::new("http://x".into(), 4, tx, None, None);
+        shared.forced_sync_min_interval = std::time::Duration::from_secs(600);
+        let shared = Arc::new(shared);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router(shared)).await });
+        let http = reqwest::Client::new();
+        let first = http.post(format!("{base}/sync")).send().await.unwrap();
+        assert_eq!(first.status(), 202);
+        assert_eq!(rx.try_recv().unwrap(), Trigger::Manual);
+        for _ in 0..20 {
+            let r = http.post(format!("{base}/sync")).send().await.unwrap();
+            assert_eq!(r.status(), 429);
+            let retry: u64 = r.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=600).contains(&retry), "{retry}");
+        }
+        assert!(rx.try_recv().is_err(), "refused requests trigger nothing");
+    }
+
+    #[tokio::test]
+    async fn events_accept_the_bearer_scheme_in_any_case() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let mut shared = Shared::new("http://x".into(), 4, tx, None, None);
+        shared.events_token = Some("ev-token".into());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router(Arc::new(shared))).await });
+        let r = reqwest::Client::new()
+            .post(format!("{base}/events"))
+            .header("content-type", "application/cloudevents+json")
+            .header("authorization", "bearer ev-token")
+            .body(r#"{"specversion": "1.0", "id": "1", "source": "s", "type": "ProcessDefinitionEvent"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+        assert_eq!(rx.try_recv().unwrap(), Trigger::Event);
     }
 
     #[test]

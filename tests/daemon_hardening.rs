@@ -1,0 +1,781 @@
+//! The daemon under hostile conditions (issue 10, the daemon's side), through the real binary:
+//! a flooded port under a low open-file limit, slowloris, secrets echoed by failing upstreams,
+//! credentials in URLs, a catalog that hangs, logs written to a file.
+//!
+//! The catalog test runs the real catalog (tests/support/catalog.rs) behind a small loopback
+//! proxy that can be made to hang; the others need no catalog. Upstreams that fail are small
+//! servers in this process that answer 500 with the request's headers in the body.
+
+#[path = "support/catalog.rs"]
+mod catalog;
+#[path = "support/daemon.rs"]
+mod daemon;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/// A daemon without a catalog, over a copy of the bundled examples, with more configuration.
+struct Plain {
+    dir: tempfile::TempDir,
+    child: Child,
+    url: String,
+    log: PathBuf,
+}
+
+impl Plain {
+    /// Spawns `run` with `extra` configuration (YAML, top level, without `server:`), `server`
+    /// settings (YAML lines indented by two spaces), more `sources` (list items), `env`, and
+    /// (when set) an open-file limit applied to the daemon's process only.
+    fn spawn(
+        server: &str,
+        sources: &str,
+        extra: &str,
+        env: &[(&str, &str)],
+        nofile: Option<u64>,
+    ) -> Plain {
+        let dir = tempfile::tempdir().unwrap();
+        let flows = dir.path().join("flows");
+        daemon::copy_dir(&daemon::fixtures(), &flows);
+        let port = daemon::free_port();
+        let config = dir.path().join("config.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "sources:\n  - type: dir\n    path: {flows:?}\n{sources}stateDir: {state:?}\n\
+                 server:\n  listen: 127.0.0.1:{port}\n{server}{extra}",
+                flows = flows.display().to_string(),
+                state = dir.path().join("state").display().to_string(),
+            ),
+        )
+        .unwrap();
+        let log = dir.path().join("daemon.stderr.log");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_orchestrator-provider"));
+        command
+            .arg("run")
+            .arg("--config")
+            .arg(&config)
+            .env_remove("RUST_LOG")
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        if let Some(n) = nofile {
+            // SAFETY: only setrlimit, async-signal-safe, between fork and exec.
+            unsafe {
+                command.pre_exec(move || {
+                    let limit = libc::rlimit {
+                        rlim_cur: n,
+                        rlim_max: n,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let child = command.spawn().expect("spawn orchestrator-provider");
+        Plain {
+            dir,
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            log,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn port(&self) -> u16 {
+        self.url.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    /// Waits until `/readyz` answers 200 (at most 60 s).
+    async fn wait_ready(&mut self) {
+        let http = client();
+        let t0 = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("the daemon exited ({status}); stderr:\n{}", self.log());
+            }
+            if let Ok(r) = http.get(format!("{}/readyz", self.url)).send().await
+                && r.status() == 200
+            {
+                return;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "not ready after 60 s; stderr:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Plain {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let t0 = Instant::now();
+        while self.child.try_wait().ok().flatten().is_none() {
+            if t0.elapsed() > Duration::from_secs(15) {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if std::thread::panicking() {
+            eprintln!("---- daemon stderr ----\n{}---- end ----", self.log());
+        }
+        let _ = &self.dir;
+    }
+}
+
+/// A client that opens a fresh connection per request.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// Whether the server closed `stream` (EOF or reset) within `within`, reading whatever it sent;
+/// `keep_writing` is called every second until then (a slowloris client).
+fn closed_within(
+    stream: &mut TcpStream,
+    within: Duration,
+    mut keep_writing: impl FnMut(&mut TcpStream),
+) -> Option<Duration> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let t0 = Instant::now();
+    let mut buf = [0u8; 4096];
+    while t0.elapsed() < within {
+        match stream.read(&mut buf) {
+            Ok(0) => return Some(t0.elapsed()),
+            Ok(_) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                keep_writing(stream)
+            }
+            Err(_) => return Some(t0.elapsed()),
+        }
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------------
+// Item 3: the HTTP server
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_answer_when_connections_exceed_the_cap_under_a_low_open_file_limit() {
+    // 150 idle connections against a 128-descriptor limit: without a cap, accept fails with
+    // "Too many open files" and the probes wait behind the flood.
+    let mut d = Plain::spawn(
+        "  maxConnections: 16\n  headerReadTimeout: 60s\n  idleTimeout: 120s\n",
+        "",
+        "",
+        &[],
+        Some(128),
+    );
+    d.wait_ready().await;
+    let port = d.port();
+    let flood: Vec<TcpStream> = (0..150)
+        .filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok())
+        .collect();
+    assert!(
+        flood.len() >= 100,
+        "only {} connections opened",
+        flood.len()
+    );
+    let http = client();
+    for round in 0..3 {
+        for path in ["/healthz", "/readyz", "/metrics"] {
+            let t0 = Instant::now();
+            let r = http
+                .get(format!("{}{path}", d.url))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("round {round}: GET {path} failed while flooded: {e}"));
+            assert_eq!(r.status(), 200, "round {round}: GET {path}");
+            println!("round {round}: {path} answered in {:?}", t0.elapsed());
+        }
+    }
+    // What is not a probe waits for a free connection: 503 on a reserved one. (More idle
+    // connections first: a general slot freed meanwhile, by the readiness poll's connection
+    // closing late, goes to them.)
+    let more: Vec<TcpStream> = (0..20)
+        .filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok())
+        .collect();
+    let r = http.get(format!("{}/status", d.url)).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    drop(flood);
+    drop(more);
+    // Once the flood is gone, everything answers again.
+    let mut status = None;
+    for _ in 0..100 {
+        if let Ok(r) = http.get(format!("{}/status", d.url)).send().await
+            && r.status() == 200
+        {
+            status = Some(r.json::<Value>().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = status.expect("/status answers again after the flood");
+    assert_eq!(status["ready"], true);
+    let log = d.log();
+    assert!(!log.contains("Too many open files"), "{log}");
+    assert!(log.contains("server.maxConnections reached"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slowloris_idle_and_stalled_connections_are_closed() {
+    let mut d = Plain::spawn(
+        "  headerReadTimeout: 2s\n  idleTimeout: 3s\n",
+        "",
+        "",
+        &[],
+        None,
+    );
+    d.wait_ready().await;
+    let port = d.port();
+    let bound = Duration::from_secs(20);
+
+    // A header line every second, never the end of the headers.
+    let mut slow = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let took = closed_within(&mut slow, bound, |s| {
+        let _ = s.write_all(b"X-Slow: 1\r\n");
+    });
+    assert!(
+        took.is_some(),
+        "a slowloris connection stayed open {bound:?}"
+    );
+
+    // Connected, never a byte.
+    let mut idle = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    assert!(
+        closed_within(&mut idle, bound, |_| {}).is_some(),
+        "an idle connection stayed open {bound:?}"
+    );
+
+    // A body announced and never sent.
+    let mut stalled = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stalled
+        .write_all(b"POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/cloudevents+json\r\nContent-Length: 1000\r\n\r\n{\"a\":")
+        .unwrap();
+    assert!(
+        closed_within(&mut stalled, bound, |_| {}).is_some(),
+        "a stalled body kept its connection open {bound:?}"
+    );
+
+    // A kept-alive connection that goes quiet after a request is closed too.
+    let mut kept = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert!(
+        closed_within(&mut kept, bound, |_| {}).is_some(),
+        "a quiet kept-alive connection stayed open {bound:?}"
+    );
+    // And the server still answers.
+    let r = client()
+        .get(format!("{}/healthz", d.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Item 9: logs
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_written_to_a_file_carry_no_colour_codes() {
+    let mut d = Plain::spawn("", "", "", &[], None);
+    d.wait_ready().await;
+    // A log line at INFO at least: the first snapshot.
+    let t0 = Instant::now();
+    while !d.log().contains("first snapshot published") && t0.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = d.log();
+    assert!(log.contains("first snapshot published"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "escape codes in a log file:\n{log:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Item 2: secrets
+
+/// Every secret the daemon is given, distinct, so that a leak says which one.
+const SECRETS: [(&str, &str); 7] = [
+    ("CATALOG_TOKEN", "catalog-tok-7f3a9c1e"),
+    ("DI_TOKEN", "dataindex-tok-52b8e0d4"),
+    ("GIT_TOKEN", "git-tok-9c4d1f2a"),
+    ("GH_SECRET", "github-hook-3e7b5a90"),
+    ("GL_SECRET", "gitlab-hook-81f6c2d7"),
+    ("EVENTS_TOKEN", "events-tok-4a0e9b3c"),
+    ("SYNC_TOKEN", "sync-tok-6d2c8e15"),
+];
+
+/// Every form of every secret that must never be shown: as written, base64, and the base64 of
+/// the Basic credentials git sends.
+fn forbidden() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (var, value) in SECRETS {
+        out.push((var.to_string(), value.to_owned()));
+        out.push((format!("{var} (base64)"), STANDARD.encode(value)));
+        let no_pad = STANDARD.encode(value).trim_end_matches('=').to_owned();
+        out.push((format!("{var} (base64, unpadded)"), no_pad));
+    }
+    out.push((
+        "GIT_TOKEN (Basic)".into(),
+        STANDARD.encode("x-access-token:git-tok-9c4d1f2a"),
+    ));
+    out.push(("git URL password".into(), "url-pw-0b1c".into()));
+    out
+}
+
+/// A server that answers every request 500 with the request's head in a Backstage-shaped
+/// error body, followed by every configured secret in every form (an upstream that echoes
+/// whatever it was sent or knows: the daemon must take all of it out). Returns its base URL.
+async fn echoing_upstream() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let known: Vec<String> = forbidden().into_iter().map(|(_, v)| v).collect();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let known = known.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&head).into_owned();
+                let message = format!("{text}\nalso seen: {}", known.join(" "));
+                let body =
+                    serde_json::json!({"error": {"name": "Echo", "message": message}}).to_string();
+                let response = format!(
+                    "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    url
+}
+
+fn assert_clean(channel: &str, text: &str) {
+    for (what, value) in forbidden() {
+        assert!(
+            !text.contains(&value),
+            "{what} leaked into {channel}:\n{text}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_status_logs_or_metrics_when_upstreams_echo_them() {
+    let upstream = echoing_upstream().await;
+    let host = upstream.trim_start_matches("http://");
+    let env: Vec<(&str, &str)> = SECRETS.to_vec();
+    for format in ["text", "json"] {
+        let extra = format!(
+            "catalog:\n  baseUrl: {upstream}\n  tokenEnv: CATALOG_TOKEN\n  cycleTimeout: 20s\n\
+             webhooks:\n  github: {{secretEnv: GH_SECRET}}\n  gitlab: {{secretEnv: GL_SECRET}}\n\
+             events:\n  tokenEnv: EVENTS_TOKEN\n\
+             sync:\n  interval: 1s\n  triggerTokenEnv: SYNC_TOKEN\n\
+             logging:\n  format: {format}\n  level: debug\n"
+        );
+        // A Data Index and two git repositories on the echoing upstream too.
+        let sources = format!(
+            "  - type: dataIndex\n    url: {upstream}\n    auth: {{tokenEnv: DI_TOKEN}}\n    interval: 1s\n\
+             \x20 - type: git\n    url: {upstream}/repo.git\n    auth: {{tokenEnv: GIT_TOKEN}}\n    interval: 1s\n    timeout: 5s\n\
+             \x20 - type: git\n    url: http://someone:url-pw-0b1c@{host}/other.git\n    interval: 1s\n    timeout: 5s\n"
+        );
+        let d = Plain::spawn("", &sources, &extra, &env, None);
+        let http = client();
+        // Until every path has failed at least once: the catalog (adoption), the Data Index,
+        // both repositories; each keeps failing every second.
+        let t0 = Instant::now();
+        let status = loop {
+            let status: Value = match http.get(format!("{}/status", d.url)).send().await {
+                Ok(r) => r.json().await.unwrap_or(Value::Null),
+                Err(_) => Value::Null,
+            };
+            let sources_failed = status["sources"]
+                .as_array()
+                .is_some_and(|s| s.iter().filter(|s| !s["lastError"].is_null()).count() >= 3);
+            if sources_failed && !status["catalog"]["lastError"].is_null() {
+                break status;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "not every upstream failed within 60 s: {status}\n{}",
+                d.log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        // The echo did reach the errors (so the test can fail): the request line is in them.
+        let catalog_error = status["catalog"]["lastError"].as_str().unwrap();
+        assert!(
+            catalog_error.contains("GET /api/catalog"),
+            "{catalog_error}"
+        );
+        let di_error = status["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["type"] == "dataIndex")
+            .map(|s| s["lastError"].to_string())
+            .unwrap();
+        assert!(di_error.contains("POST /graphql"), "{di_error}");
+        // Wrong tokens on the guarded endpoints (their refusals are logged).
+        let _ = http
+            .post(format!("{}/sync", d.url))
+            .bearer_auth("wrong")
+            .send()
+            .await;
+        let _ = http
+            .post(format!("{}/events", d.url))
+            .bearer_auth("wrong")
+            .send()
+            .await;
+        let _ = http
+            .post(format!("{}/webhooks/github", d.url))
+            .header("X-GitHub-Event", "push")
+            .header("X-Hub-Signature-256", "sha256=00")
+            .body("{}")
+            .send()
+            .await;
+        let status_text = http
+            .get(format!("{}/status", d.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let metrics = http
+            .get(format!("{}/metrics", d.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_clean("/status", &status_text);
+        assert_clean("/metrics", &metrics);
+        assert_clean(&format!("the {format} log"), &d.log());
+        assert!(
+            d.log().contains("***"),
+            "nothing was redacted?\n{}",
+            d.log()
+        );
+    }
+}
+
+#[test]
+fn credentials_in_the_catalog_url_are_a_configuration_error_that_does_not_show_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        "catalog:\n  baseUrl: http://admin:hunter2-pw@127.0.0.1:7007\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_orchestrator-provider"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("catalog.baseUrl"), "{stderr}");
+    assert!(stderr.contains("must not carry credentials"), "{stderr}");
+    assert!(!stderr.contains("hunter2-pw"), "{stderr}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Item 7: a hung catalog
+
+/// A loopback proxy in front of the real catalog that can be told to hang: while hung it
+/// accepts connections and reads requests but forwards nothing either way.
+struct HangingProxy {
+    url: String,
+    hung: Arc<AtomicBool>,
+}
+
+async fn hanging_proxy(target: &str) -> HangingProxy {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let target = target.trim_start_matches("http://").to_owned();
+    let hung = Arc::new(AtomicBool::new(false));
+    let flag = hung.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((client, _)) = listener.accept().await else {
+                return;
+            };
+            let target = target.clone();
+            let hung = flag.clone();
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
+                    return;
+                };
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                let h1 = hung.clone();
+                let up = async move {
+                    let mut buf = vec![0u8; 16384];
+                    loop {
+                        let n = match cr.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => n,
+                        };
+                        while h1.load(Ordering::Acquire) {
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                        if sw.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                    }
+                };
+                let down = async move {
+                    let mut buf = vec![0u8; 16384];
+                    loop {
+                        let n = match sr.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => n,
+                        };
+                        while hung.load(Ordering::Acquire) {
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                        if cw.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                    }
+                };
+                tokio::join!(up, down);
+            });
+        }
+    });
+    HangingProxy { url, hung }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_catalog_shows_as_a_cycle_in_flight_is_cut_short_and_the_work_is_retried() {
+    let Some(cat) =
+        tokio::task::spawn_blocking(|| catalog::Catalog::start_with(catalog::Options::default()))
+            .await
+            .unwrap()
+    else {
+        return;
+    };
+    let proxy = hanging_proxy(&cat.base_url).await;
+    let setup = daemon::Setup::new(&proxy.url, &cat.token);
+    let (config, port) = setup.write_config(&daemon::ConfigOpts {
+        interval: "1s".into(),
+        extra_config: String::new(),
+        ..Default::default()
+    });
+    // A short bound on the catalog's part of a cycle (the default is 60 s).
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("catalog:\n", "catalog:\n  cycleTimeout: 4s\n");
+    std::fs::write(&config, text).unwrap();
+    let d = daemon::Daemon::start(&config, port, &cat.token, "daemon").await;
+    let http = client();
+    let get_json = |path: &'static str| {
+        let http = http.clone();
+        let url = format!("{}{path}", d.url);
+        async move {
+            http.get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let metric = |text: &str, name: &str| -> Option<f64> {
+        text.lines()
+            .find(|l| l.starts_with(name) && !l.starts_with('#'))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    };
+    // In step first.
+    let t0 = Instant::now();
+    loop {
+        let s = get_json("/status").await;
+        if s["catalog"]["state"] == "in-sync"
+            && cat
+                .get_entity("template", "default", "hello-world")
+                .await
+                .is_some()
+        {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "never in sync: {s}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let idle_metrics = http
+        .get(format!("{}/metrics", d.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        metric(&idle_metrics, "orchestrator_provider_deletions_held"),
+        Some(0.0),
+        "{idle_metrics}"
+    );
+
+    // The catalog hangs; a workflow changes, so the next cycle has catalog work to do.
+    proxy.hung.store(true, Ordering::Release);
+    let path = setup.flows.join("hello-world/hello-world.sw.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("name: Hello world", "name: Hello hung world"),
+    )
+    .unwrap();
+
+    // While it hangs: /status shows the cycle in flight, the gauge counts its seconds.
+    let t0 = Instant::now();
+    let in_flight = loop {
+        let s = get_json("/status").await;
+        if s["cycle"]["inFlight"] == true && s["cycle"]["seconds"].as_f64().unwrap_or(0.0) >= 1.0 {
+            break s;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "no cycle seen in flight: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    println!("in flight: {}", in_flight["cycle"]);
+    assert!(in_flight["cycle"]["since"].as_str().is_some());
+    assert!(
+        in_flight["cycle"]["phase"]
+            .as_str()
+            .unwrap()
+            .contains("catalog"),
+        "{in_flight}"
+    );
+    let metrics = http
+        .get(format!("{}/metrics", d.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let seconds = metric(&metrics, "orchestrator_provider_cycle_in_flight_seconds").unwrap();
+    assert!(seconds >= 1.0, "{metrics}");
+
+    // The bound cuts it short, and says so.
+    let t0 = Instant::now();
+    let cut = loop {
+        let s = get_json("/status").await;
+        if s["lastSync"]["cutShort"].is_string() {
+            break s;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the cycle was never cut short: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(cut["catalog"]["state"], "failing", "{cut}");
+    assert!(
+        cut["catalog"]["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("catalog.cycleTimeout"),
+        "{cut}"
+    );
+
+    // The catalog answers again: the next cycle does the work that was cut.
+    proxy.hung.store(false, Ordering::Release);
+    let t0 = Instant::now();
+    loop {
+        let e = cat.get_entity("template", "default", "hello-world").await;
+        if e.as_ref()
+            .is_some_and(|e| e["metadata"]["title"] == "Hello hung world")
+        {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the cut work was not retried: {e:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let t0 = Instant::now();
+    loop {
+        let s = get_json("/status").await;
+        if s["catalog"]["state"] == "in-sync" && s["cycle"]["inFlight"] == false {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "{s}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let metrics = http
+        .get(format!("{}/metrics", d.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        metric(&metrics, "orchestrator_provider_cycle_in_flight_seconds"),
+        Some(0.0),
+        "{metrics}"
+    );
+}
