@@ -17,6 +17,8 @@ use std::sync::RwLock;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 
+use crate::workflow::percent_encode_segment;
+
 /// What replaces a secret.
 pub const MASK: &str = "***";
 
@@ -33,7 +35,7 @@ pub fn register(secret: &str) {
     forms.extend(encodings(secret.as_bytes()));
     let escaped = serde_json::to_string(secret).unwrap_or_default();
     forms.push(escaped[1..escaped.len().saturating_sub(1)].to_owned());
-    forms.push(percent_encoded(secret));
+    forms.push(percent_encode_segment(secret));
     add(forms);
 }
 
@@ -53,19 +55,6 @@ fn encodings(bytes: &[u8]) -> Vec<String> {
         URL_SAFE.encode(bytes),
         URL_SAFE_NO_PAD.encode(bytes),
     ]
-}
-
-fn percent_encoded(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 fn add(new: Vec<String>) {
@@ -132,7 +121,7 @@ mod tests {
                 "{{\"authorization\":{}}}",
                 serde_json::to_string(secret).unwrap()
             ),
-            format!("GET /x?token={}", percent_encoded(secret)),
+            format!("GET /x?token={}", percent_encode_segment(secret)),
         ];
         for echo in echoes {
             let clean = text(&echo);
