@@ -15,9 +15,9 @@ use crate::workflow::{Availability, DeploymentInfo, Diagnostic, Severity, Workfl
 
 /// What one run of the pipeline produced.
 #[derive(Debug, Clone, Default)]
-pub struct Outcome {
-    /// The mapped templates, sorted by name.
-    pub templates: Vec<Template>,
+pub struct Outcome<T = Template> {
+    /// The mapped templates (or what the caller turned each into), sorted by name.
+    pub templates: Vec<T>,
     /// Every problem found, errors first, then by file.
     pub diagnostics: Vec<Diagnostic>,
     /// Sources that could not be read at all: what they define is missing from `templates`.
@@ -26,7 +26,7 @@ pub struct Outcome {
     pub diagrams: BTreeMap<String, Arc<diagram::Source>>,
 }
 
-impl Outcome {
+impl<T> Outcome<T> {
     pub fn errors(&self) -> usize {
         self.count(Severity::Error)
     }
@@ -146,6 +146,16 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 ///    not-deployed ones when some Data Index says `publish: all`. A Data Index that has not been
 ///    read yet deploys nothing yet.
 pub fn assemble(config: &Config, reads: &[SourceRead]) -> Outcome {
+    assemble_into(config, reads, |t, _| t)
+}
+
+/// [`assemble`], each template handed to `into` with its diagram's source as soon as it is
+/// mapped (see [`entity::map_all_into`]).
+pub fn assemble_into<T: Send>(
+    config: &Config,
+    reads: &[SourceRead],
+    into: impl Fn(Template, Option<Arc<diagram::Source>>) -> T + Sync,
+) -> Outcome<T> {
     let mut diagnostics = Vec::new();
     let mut failed_sources = Vec::new();
     let mut by_id: BTreeMap<&str, (String, &Workflow)> = BTreeMap::new();
@@ -237,9 +247,14 @@ pub fn assemble(config: &Config, reads: &[SourceRead]) -> Outcome {
             })
             .collect()
     };
-    let (templates, mapping) = entity::map_all_with_diagnostics(
+    let (mapped, mapping) = entity::map_all_into(
         &workflows,
         &entity::MapOptions::from_config(&config.templates).with_diagrams(&config.diagrams),
+        |workflow, template| {
+            let diagram = diagram_source(workflow, &template);
+            let name = template.metadata.name.clone();
+            (into(template, Some(diagram.clone())), (name, diagram))
+        },
     );
     diagnostics.extend(mapping.into_iter().map(|d| {
         Diagnostic {
@@ -252,7 +267,14 @@ pub fn assemble(config: &Config, reads: &[SourceRead]) -> Outcome {
             ..d
         }
     }));
-    let diagrams = diagram_sources(&workflows, &templates);
+    let mut diagrams = BTreeMap::new();
+    let templates = mapped
+        .into_iter()
+        .map(|(t, (name, diagram))| {
+            diagrams.insert(name, diagram);
+            t
+        })
+        .collect();
     diagnostics.sort();
     Outcome {
         templates,
@@ -262,29 +284,13 @@ pub fn assemble(config: &Config, reads: &[SourceRead]) -> Outcome {
     }
 }
 
-/// Each template's diagram source: its workflow's graph under its title.
-fn diagram_sources(
-    workflows: &[Cow<'_, Workflow>],
-    templates: &[Template],
-) -> BTreeMap<String, Arc<diagram::Source>> {
-    let by_id: BTreeMap<&str, &Workflow> =
-        workflows.iter().map(|w| (w.id.as_str(), &**w)).collect();
-    templates
-        .iter()
-        .filter_map(|t| {
-            let id = t
-                .metadata
-                .annotations
-                .get(entity::map::annotation::WORKFLOW_ID)?;
-            let workflow = by_id.get(id.as_str())?;
-            let source = diagram::Source {
-                graph: workflow.graph.clone(),
-                title: t.metadata.title.clone(),
-                workflow_id: id.clone(),
-            };
-            Some((t.metadata.name.clone(), Arc::new(source)))
-        })
-        .collect()
+/// A template's diagram source: its workflow's graph under its title.
+fn diagram_source(workflow: &Workflow, template: &Template) -> Arc<diagram::Source> {
+    Arc::new(diagram::Source {
+        graph: workflow.graph.clone(),
+        title: template.metadata.title.clone(),
+        workflow_id: workflow.id.clone(),
+    })
 }
 
 /// Reads and maps everything the configuration names.

@@ -92,10 +92,14 @@ impl Item {
 
     /// The entity as JSON, for validation and comparison with the catalog's copy: read back
     /// from the document (our own output, so without the budgets meant for hostile input).
+    /// `null` (logged) if it does not read back: the catalog then rejects it, with a message,
+    /// rather than the daemon stopping.
     pub fn json(&self) -> serde_json::Value {
         let options = serde_saphyr::options! { budget: None };
-        serde_saphyr::from_str_with_options(self.yaml_text(), options)
-            .expect("a rendered template reads back")
+        serde_saphyr::from_str_with_options(self.yaml_text(), options).unwrap_or_else(|e| {
+            tracing::error!(template = %self.name, error = %e, "a rendered template does not read back as JSON; please report this");
+            serde_json::Value::Null
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -242,6 +246,34 @@ mod tests {
         max_fraction: 0.5,
         minimum: 3,
     };
+
+    #[test]
+    fn an_item_reads_back_as_the_json_it_was_rendered_from() {
+        let schema = serde_json::json!({"type": "object", "properties": {
+            "replicas": {"type": "integer", "default": 2, "maximum": 1.5e3},
+            "ratio": {"type": "number", "default": 0.25},
+            "answer": {"type": "string", "enum": ["yes", "no", "1.0", "010", "null", "~"]},
+            "on": {"type": "boolean", "default": true}
+        }});
+        let workflow = Workflow {
+            id: "typed".into(),
+            name: Some("yes".into()),
+            description: Some("a: b # not a comment".into()),
+            version: Some("1.10".into()),
+            annotations: vec![],
+            metadata: Default::default(),
+            input_schema: Some(schema),
+            origin: Origin::default(),
+            deployment: None,
+            graph: Default::default(),
+        };
+        for t in map_all(&[workflow], &MapOptions::default()) {
+            let expected = serde_json::to_value(&t).unwrap();
+            let item = Item::new(t);
+            assert_eq!(item.json(), expected);
+            assert_eq!(item.entity_ref(), "template:default/typed");
+        }
+    }
 
     #[test]
     fn nothing_changed_plans_nothing() {

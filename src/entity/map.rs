@@ -145,6 +145,23 @@ pub fn map_all_with_diagnostics<W: Borrow<Workflow> + Sync>(
     workflows: &[W],
     opts: &MapOptions,
 ) -> (Vec<Template>, Vec<Diagnostic>) {
+    map_all_into(workflows, opts, |_, t| t)
+}
+
+/// [`map_all_with_diagnostics`], each template handed to `into` (with the workflow it was mapped
+/// from) as soon as it is mapped, on the core that mapped it: a caller that keeps something
+/// smaller than a [`Template`] (the daemon keeps the rendered document) never holds every
+/// Template at once.
+pub fn map_all_into<W, T, F>(
+    workflows: &[W],
+    opts: &MapOptions,
+    into: F,
+) -> (Vec<T>, Vec<Diagnostic>)
+where
+    W: Borrow<Workflow> + Sync,
+    T: Send,
+    F: Fn(&Workflow, Template) -> T + Sync,
+{
     let mut diagnostics = Vec::new();
     let mut usable: Vec<&Workflow> = Vec::with_capacity(workflows.len());
     for workflow in workflows.iter().map(Borrow::borrow) {
@@ -165,15 +182,22 @@ pub fn map_all_with_diagnostics<W: Borrow<Workflow> + Sync>(
     let ids: Vec<&str> = usable.iter().map(|w| w.id.as_str()).collect();
     let names = assign_names(&ids);
     // Names need the whole set; each template then maps on its own, on every core.
-    let mut mapped: Vec<(Template, Vec<Diagnostic>)> = usable
+    let mut mapped: Vec<(String, T, Vec<Diagnostic>)> = usable
         .par_iter()
         .zip(names)
-        .map(|(workflow, name)| map_one(workflow, name, opts))
+        .map(|(workflow, name)| {
+            let (template, notes) = map_one(workflow, name, opts);
+            (
+                template.metadata.name.clone(),
+                into(workflow, template),
+                notes,
+            )
+        })
         .collect();
-    mapped.sort_by(|a, b| a.0.metadata.name.cmp(&b.0.metadata.name));
+    mapped.sort_by(|a, b| a.0.cmp(&b.0));
     let templates = mapped
         .into_iter()
-        .map(|(template, notes)| {
+        .map(|(_, template, notes)| {
             diagnostics.extend(notes);
             template
         })

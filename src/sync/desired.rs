@@ -20,25 +20,18 @@ pub(super) async fn map(
 ) -> (Entities, (usize, usize)) {
     let config = config.clone();
     let (entities, diagnostics) = tokio::task::spawn_blocking(move || {
-        use rayon::prelude::*;
-        let outcome = pipeline::assemble(&config, &reads);
-        let diagrams = &outcome.diagrams;
-        let items: Vec<Arc<Item>> = outcome
+        // Each template becomes an item (or the previous one, unchanged) as soon as it is
+        // mapped: the Templates of a cycle are never all held at once.
+        let outcome = pipeline::assemble_into(&config, &reads, |t, diagram| {
+            match previous.as_ref().and_then(|p| p.get(&t.metadata.name)) {
+                Some(old) if old.fingerprint == fingerprint(&t) && old.diagram.is_some() => {
+                    old.clone()
+                }
+                _ => Arc::new(Item::new(t).with_diagram(diagram)),
+            }
+        });
+        let entities: Entities = outcome
             .templates
-            .into_par_iter()
-            .map(
-                |t| match previous.as_ref().and_then(|p| p.get(&t.metadata.name)) {
-                    Some(old) if old.fingerprint == fingerprint(&t) && old.diagram.is_some() => {
-                        old.clone()
-                    }
-                    _ => {
-                        let diagram = diagrams.get(&t.metadata.name).cloned();
-                        Arc::new(Item::new(t).with_diagram(diagram))
-                    }
-                },
-            )
-            .collect();
-        let entities: Entities = items
             .into_iter()
             .map(|i| (i.name().to_owned(), i))
             .collect();
