@@ -91,7 +91,7 @@ pub async fn run(
             );
             if let Some(state) = &state {
                 eprintln!(
-                    "What is published is remembered across restarts in {state}/published.yaml (`stateDir`)"
+                    "What is published is remembered across restarts in {state}/published.jsonl (`stateDir`)"
                 );
             }
         }

@@ -707,16 +707,28 @@ async fn a_hung_catalog_shows_as_a_cycle_in_flight_is_cut_short_and_the_work_is_
             .contains("catalog"),
         "{in_flight}"
     );
-    let metrics = http
-        .get(format!("{}/metrics", d.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let seconds = metric(&metrics, "orchestrator_provider_cycle_in_flight_seconds").unwrap();
-    assert!(seconds >= 1.0, "{metrics}");
+    // The gauge counts the seconds of whichever cycle is hanging (a cycle cut short is followed
+    // by the next, which hangs too).
+    let t0 = Instant::now();
+    loop {
+        let metrics = http
+            .get(format!("{}/metrics", d.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let seconds = metric(&metrics, "orchestrator_provider_cycle_in_flight_seconds").unwrap();
+        if seconds >= 1.0 {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the in-flight gauge never reached 1 s: {metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // The bound cuts it short, and says so.
     let t0 = Instant::now();
