@@ -119,7 +119,7 @@ async fn without_state_dir_state_goes_to_the_home_state_folder_not_the_working_d
     let mut run = Run::start(dir.path(), &[("HOME", &home)]);
     run.ready().await;
     let state = home.join(".local/state/orchestrator-provider");
-    run.written(&state.join("published.yaml")).await;
+    run.written(&state.join("published.jsonl")).await;
     assert!(!dir.path().join("work/state").exists());
     assert!(
         run.stderr().contains(&state.display().to_string()),
@@ -135,7 +135,7 @@ async fn xdg_state_home_wins_over_home() {
     let mut run = Run::start(dir.path(), &[("HOME", &home), ("XDG_STATE_HOME", &xdg)]);
     run.ready().await;
     let state = xdg.join("orchestrator-provider");
-    run.written(&state.join("published.yaml")).await;
+    run.written(&state.join("published.jsonl")).await;
     assert!(!home.exists());
     assert!(run.stderr().contains(&state.display().to_string()));
 }
