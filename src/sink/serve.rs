@@ -139,6 +139,17 @@ pub struct Shared {
     pub diagram_renders: tokio::sync::Semaphore,
     /// Workflow instance metrics: `POST /events` counts, the sync loop says what is published.
     pub instances: InstanceMetrics,
+    /// When the sync cycle in flight began; `None` between cycles.
+    in_flight: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+/// A sync cycle in flight, from [`Shared::cycle_started`] until it is dropped.
+pub struct InFlight<'a>(&'a Shared);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        *self.0.in_flight.lock().expect("in-flight lock") = None;
+    }
 }
 
 impl Shared {
@@ -168,7 +179,23 @@ impl Shared {
             diagram_cache: std::sync::Mutex::new(diagrams::Cache::new(4 * 1024 * 1024)),
             diagram_renders: tokio::sync::Semaphore::new(2),
             instances: InstanceMetrics::new(Limits::default()),
+            in_flight: Default::default(),
         }
+    }
+
+    /// Marks a sync cycle in flight since `at`, for `cycle_in_flight_seconds`, until the
+    /// returned guard is dropped (also when the cycle is cut short).
+    pub fn cycle_started(&self, at: std::time::Instant) -> InFlight<'_> {
+        *self.in_flight.lock().expect("in-flight lock") = Some(at);
+        InFlight(self)
+    }
+
+    /// Seconds the cycle in flight has been running; 0 between cycles.
+    pub fn cycle_in_flight_seconds(&self) -> f64 {
+        self.in_flight
+            .lock()
+            .expect("in-flight lock")
+            .map_or(0.0, |at| at.elapsed().as_secs_f64())
     }
 
     pub async fn publish(&self, shards: Vec<ShardDoc>) {
@@ -365,11 +392,15 @@ async fn status(State(s): State<Arc<Shared>>) -> Response {
 
 async fn metrics(State(s): State<Arc<Shared>>) -> Response {
     match &s.metrics {
-        Some(h) => (
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-            h.render(),
-        )
-            .into_response(),
+        Some(h) => {
+            // Computed when scraped, so that a cycle that hangs shows as growing.
+            metrics::gauge!(crate::telemetry::CYCLE_IN_FLIGHT).set(s.cycle_in_flight_seconds());
+            (
+                [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                h.render(),
+            )
+                .into_response()
+        }
         None => (StatusCode::NOT_FOUND, "metrics are not enabled\n").into_response(),
     }
 }

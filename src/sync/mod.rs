@@ -115,6 +115,20 @@ impl Daemon {
             ));
         }
         let debounce = config.sync.debounce.duration();
+        telemetry::register_series(&telemetry::Series {
+            sources: states
+                .iter()
+                .map(|s: &SourceState| (s.name.clone(), s.failure_kinds(), s.is_data_index()))
+                .collect(),
+            catalog: config.catalog.base_url.is_some(),
+            forges: [
+                ("github", config.webhooks.github.is_some()),
+                ("gitlab", config.webhooks.gitlab.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(forge, on)| on.then_some(forge))
+            .collect(),
+        });
         Ok(Self {
             publisher: Publisher::new(&config, catalog_token),
             config,
@@ -227,6 +241,7 @@ impl Daemon {
     pub async fn cycle(&mut self, reason: &'static str, force: bool) {
         let started = Instant::now();
         let first_change = self.sources.take_first_change();
+        let _in_flight = self.shared.cycle_started(started);
         metrics::counter!(telemetry::SYNCS, "reason" => reason).increment(1);
         let pending = std::mem::take(&mut *self.shared.pending.lock().expect("pending lock"));
         self.sources.take_pending(pending).await;

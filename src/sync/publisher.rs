@@ -180,6 +180,8 @@ impl Publisher {
             metrics::counter!(telemetry::ERRORS, "kind" => "deletes_held").increment(1);
         }
         self.held = plan.held.clone();
+        let held = self.held.as_ref().map_or(0, |h| h.names.len());
+        metrics::gauge!(telemetry::DELETIONS_HELD).set(held as f64);
         let mut changes = Changes::default();
         if plan.is_empty() && self.published_once {
             return changes;
@@ -301,6 +303,9 @@ impl Publisher {
                     catalog.verify(added);
                 }
                 self.catalog_error = None;
+                if self.catalog_failures > 0 {
+                    metrics::gauge!(telemetry::FAILING_SINCE, "what" => "catalog").set(0.0);
+                }
                 self.catalog_failures = 0;
                 self.last_catalog_success = Some(unix_now());
                 metrics::gauge!(telemetry::LAST_SUCCESS, "what" => "catalog").set(unix_now());
@@ -333,6 +338,9 @@ impl Publisher {
         metrics::counter!(telemetry::ERRORS, "kind" => format!("catalog_{}", e.metric_label()))
             .increment(1);
         self.catalog_error = Some(message);
+        if self.catalog_failures == 0 {
+            metrics::gauge!(telemetry::FAILING_SINCE, "what" => "catalog").set(unix_now());
+        }
         self.catalog_failures += 1;
     }
 
