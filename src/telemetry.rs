@@ -97,7 +97,13 @@ pub mod labels {
         "file change",
     ];
     /// `cloudevents_total{outcome}`.
-    pub const EVENT_OUTCOMES: &[&str] = &["accepted", "ignored", "malformed", "unauthorized"];
+    pub const EVENT_OUTCOMES: &[&str] = &[
+        "accepted",
+        "instance",
+        "ignored",
+        "malformed",
+        "unauthorized",
+    ];
     /// `webhooks_total{outcome}`: a delivery's outcome or a webhook error's kind.
     pub const WEBHOOK_OUTCOMES: &[&str] = &[
         "push",

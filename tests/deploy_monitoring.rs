@@ -9,11 +9,13 @@
 mod fresh_daemon;
 #[path = "support/manifests.rs"]
 mod manifests;
+#[path = "support/metrics.rs"]
+mod metrics_text;
 
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use fresh_daemon::{Fresh, metric_names};
+use fresh_daemon::Fresh;
 use manifests::{one, render, text};
 use serde_json::{Value, json};
 
@@ -70,7 +72,7 @@ fn samples<'a>(metrics: &'a str, name: &str) -> Vec<(&'a str, f64)> {
 
 #[test]
 fn every_metric_the_rules_name_is_exported_by_a_fresh_daemon() {
-    let exported = metric_names(&fresh_metrics());
+    let exported = metrics_text::names(&fresh_metrics());
     let rules = rules();
     let named = names_in(&rules.to_string());
     assert!(named.len() >= 4, "the rules name {named:?}");

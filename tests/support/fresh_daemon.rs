@@ -1,14 +1,15 @@
-//! A freshly started `orchestrator-provider run` and what it exports before anything happened:
-//! the metric names on its first `/metrics` (for checking that every metric a rule, a dashboard
-//! or a manifest names is one the daemon really exports, from its start), its routes, and
-//! whether it starts at all with a given configuration and environment.
+//! A freshly started `orchestrator-provider run` with a given configuration and environment:
+//! whether it starts at all (the deploy tests start it with the ConfigMap's file and the
+//! Deployment's variables), its routes, and its first `/metrics`, before anything happened.
+//! `support/metrics.rs` reads the metric names out of that text (and has the fresh daemon of
+//! the bundled examples).
 //!
 //! ```ignore
 //! #[path = "support/fresh_daemon.rs"]
 //! mod fresh_daemon;
 //!
-//! let names = fresh_daemon::metric_names_of(&config_path, &[("BACKSTAGE_TOKEN", "x")]);
-//! assert!(names.contains("orchestrator_provider_syncs_total"));
+//! let daemon = fresh_daemon::Fresh::start(&config_path, &[("BACKSTAGE_TOKEN".into(), "x".into())]);
+//! let text = daemon.metrics();
 //! ```
 //!
 //! The daemon listens on a free loopback port and keeps its state in a temporary folder whatever
@@ -16,7 +17,6 @@
 //! else is changed, and no other environment reaches it. Blocking, so usable from any test.
 #![allow(dead_code)]
 
-use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -169,40 +169,6 @@ impl Drop for Fresh {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// The metric names in a Prometheus text exposition: every sample's name, and for a histogram
-/// or summary its `_bucket`, `_sum` and `_count` series too.
-pub fn metric_names(text: &str) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    for line in text.lines() {
-        if let Some(rest) = line.strip_prefix("# TYPE ") {
-            let mut parts = rest.split_whitespace();
-            if let (Some(name), Some(kind)) = (parts.next(), parts.next()) {
-                names.insert(name.to_owned());
-                if kind == "histogram" || kind == "summary" {
-                    for suffix in ["_bucket", "_sum", "_count"] {
-                        names.insert(format!("{name}{suffix}"));
-                    }
-                }
-            }
-        } else if !line.starts_with('#') && !line.trim().is_empty() {
-            let end = line.find(['{', ' ']).unwrap_or(line.len());
-            names.insert(line[..end].to_owned());
-        }
-    }
-    names
-}
-
-/// The metric names a daemon started with `config` and `env` exports on its first `/metrics`,
-/// right after it answers `/healthz`.
-pub fn metric_names_of(config: &Path, env: &[(&str, &str)]) -> BTreeSet<String> {
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let daemon = Fresh::start(config, &env);
-    metric_names(&daemon.metrics())
 }
 
 /// Seconds since the Unix epoch, as the daemon's timestamps count them.
