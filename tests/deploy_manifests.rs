@@ -297,21 +297,17 @@ fn resolve(ports: &BTreeMap<String, u64>, port: &Value, what: &str) -> u64 {
 
 /// The Triggers of `triggers-definition-events.yaml`.
 fn definition_trigger_names() -> Vec<String> {
-    let text = std::fs::read_to_string(
+    let file = std::fs::read_to_string(
         manifests::deploy_dir().join("overlays/rhdh-sonataflow/triggers-definition-events.yaml"),
     )
     .unwrap();
-    let names: Vec<String> = serde_saphyr::from_multiple::<Value>(&text)
+    let names: Vec<String> = serde_saphyr::from_multiple::<Value>(&file)
         .unwrap()
         .iter()
-        .map(|t| text_of(t, "/metadata/name"))
+        .map(|t| text(t, "/metadata/name").to_owned())
         .collect();
     assert!(!names.is_empty());
     names
-}
-
-fn text_of(v: &Value, pointer: &str) -> String {
-    text(v, pointer).to_owned()
 }
 
 /// `cloudevents_total{outcome="accepted"}`: definition events the daemon acted on.
