@@ -19,7 +19,7 @@ struct Cli {
 enum Command {
     /// Map workflows to Templates and print them (or write them to a folder).
     Export {
-        /// Workflow folders to read instead of the configured sources.
+        /// Workflow folders or files to read instead of the configured sources.
         paths: Vec<PathBuf>,
         /// Configuration file (YAML).
         #[arg(long, short)]
@@ -44,8 +44,10 @@ enum Command {
         config: Option<PathBuf>,
     },
     /// Read and map workflows like `export`, print only the diagnostics (for a workflow repo's CI).
+    /// With GITHUB_ACTIONS=true they are printed as GitHub annotations on stdout.
     Check {
-        /// Workflow folders to read instead of the configured sources.
+        /// Workflow folders or files to read instead of the configured sources (files are read
+        /// at the root of their git repository, so their schemas resolve as in the repository).
         paths: Vec<PathBuf>,
         /// Configuration file (YAML).
         #[arg(long, short)]
@@ -64,6 +66,9 @@ const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // In a GitHub Actions job, `check` writes its diagnostics as annotations on the files.
+    let annotate = matches!(cli.command, Command::Check { .. })
+        && std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     let (paths, config, format, out) = match cli.command {
         Command::Export {
             paths,
@@ -84,7 +89,11 @@ fn main() -> ExitCode {
     };
     let outcome = pipeline::run(&config);
     for d in &outcome.diagnostics {
-        eprintln!("{d}");
+        if annotate {
+            println!("{}", d.github_annotation());
+        } else {
+            eprintln!("{d}");
+        }
     }
     if let Some(out) = out {
         let written = match out {
@@ -232,10 +241,8 @@ fn load_config(
     }
     layers.env(std::env::vars())?;
     if !paths.is_empty() {
-        let sources = paths
-            .iter()
-            .map(|p| serde_json::json!({"type": "dir", "path": p}))
-            .collect();
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let sources = orchestrator_provider::source::paths::sources_for_paths(paths, &cwd);
         layers.flag("sources", "PATH", serde_json::Value::Array(sources));
     }
     if let Some(f) = format {

@@ -302,6 +302,9 @@ pub fn run(config: &Config) -> Outcome {
 fn qualify(source: &str, file: &str) -> String {
     if file.is_empty() {
         source.to_owned()
+    } else if source == "." {
+        // Files given on the command line at the root of the working directory's repository.
+        file.to_owned()
     } else if source == bundled::NAME {
         format!("fixtures/workflows/{file}")
     } else {

@@ -50,11 +50,157 @@ pub const INSTANCE_DURATION_BUCKETS: [f64; 11] = [
 pub const DATA_INDEX_READS: &str = "orchestrator_provider_data_index_reads_total";
 /// Calls to workflow services' management endpoint for input schemas.
 pub const SCHEMA_CALLS: &str = "orchestrator_provider_workflow_service_calls_total";
-/// Seconds the sync cycle in flight has been running; 0 when idle. Alerts on a cycle stuck in
-/// a hung catalog or source read this.
+/// Seconds the sync cycle in flight has been running; 0 between cycles. Set when scraped.
 pub const CYCLE_IN_FLIGHT: &str = "orchestrator_provider_cycle_in_flight_seconds";
-/// Removals the delete guard holds (or the grace for unread sources); 0 when none.
+/// Removals the delete guard (or the wait for sources not read yet) holds.
 pub const DELETIONS_HELD: &str = "orchestrator_provider_deletions_held";
+/// Unix time since which `what` (`catalog`, `source:<name>`) has failed without a success in
+/// between; 0 while it is not failing (or has not been tried yet).
+pub const FAILING_SINCE: &str = "orchestrator_provider_failing_since_timestamp_seconds";
+
+/// The label values each labelled series can take, so that every series exists from the start
+/// (a counter born at its first increment loses that increment to `increase()`, and a series that
+/// does not exist yet cannot be alerted on). Each producer's unit tests check its values are here.
+pub mod labels {
+    /// `catalog_calls_total{op}`.
+    pub const CATALOG_OPS: &[&str] = &[
+        "validate-entity",
+        "register-dry-run",
+        "register",
+        "list-locations",
+        "delete-location",
+        "refresh",
+        "get-entity",
+        "delete-entity",
+        "query-entities",
+    ];
+    /// `catalog_calls_total{outcome}`: `ok` or a catalog error's label.
+    pub const CATALOG_OUTCOMES: &[&str] = &[
+        "ok",
+        "unreachable",
+        "unauthorized",
+        "server_error",
+        "rejected",
+        "decode",
+    ];
+    /// `catalog_changes_total{action}`.
+    pub const CATALOG_ACTIONS: &[&str] = &["added", "updated", "removed", "conflict"];
+    /// `errors_total{kind}` besides `catalog_<outcome>` for every failing catalog outcome.
+    pub const ERROR_KINDS: &[&str] = &["workflow", "source_read", "source_empty", "deletes_held"];
+    /// `syncs_total{reason}`.
+    pub const SYNC_REASONS: &[&str] = &[
+        "start",
+        "schedule",
+        "manual",
+        "cloudevent",
+        "webhook",
+        "file change",
+    ];
+    /// `cloudevents_total{outcome}`.
+    pub const EVENT_OUTCOMES: &[&str] = &[
+        "accepted",
+        "instance",
+        "ignored",
+        "malformed",
+        "unauthorized",
+    ];
+    /// `webhooks_total{outcome}`: a delivery's outcome or a webhook error's kind.
+    pub const WEBHOOK_OUTCOMES: &[&str] = &[
+        "push",
+        "ignored",
+        "missing_signature",
+        "malformed_signature",
+        "bad_signature",
+        "invalid_payload",
+    ];
+    /// `source_failures_total{kind}` of a folder (and of a reader that panicked).
+    pub const DIR_FAILURES: &[&str] = &["source_read", "panic"];
+    /// `source_failures_total{kind}` of a git repository.
+    pub const GIT_FAILURES: &[&str] = &[
+        "unreachable",
+        "auth",
+        "ref_not_found",
+        "timeout",
+        "corrupt_cache",
+        "tree",
+        "other",
+        "panic",
+    ];
+    /// `source_failures_total{kind}` of a Data Index.
+    pub const DATA_INDEX_FAILURES: &[&str] = &[
+        "unreachable",
+        "timeout",
+        "http",
+        "graphql",
+        "no_data",
+        "invalid_response",
+        "unsupported",
+        "request",
+    ];
+}
+
+/// What the daemon runs with, for [`register_series`].
+#[derive(Debug, Default)]
+pub struct Series {
+    /// Each source's name, its failure kinds (from [`labels`]) and whether it is a Data Index.
+    pub sources: Vec<(String, &'static [&'static str], bool)>,
+    /// A catalog is kept in step.
+    pub catalog: bool,
+    /// The forges whose webhook route is configured (`github`, `gitlab`).
+    pub forges: Vec<&'static str>,
+}
+
+/// Creates every series the daemon can report, at 0, before the first scrape can happen.
+/// `last_success_timestamp_seconds` is left out on purpose: 0 would read as a success in 1970.
+pub fn register_series(series: &Series) {
+    use labels::*;
+    for reason in SYNC_REASONS {
+        metrics::counter!(SYNCS, "reason" => *reason).increment(0);
+    }
+    for kind in ERROR_KINDS {
+        metrics::counter!(ERRORS, "kind" => *kind).increment(0);
+    }
+    metrics::gauge!(TEMPLATES_PUBLISHED).set(0.0);
+    metrics::gauge!(CYCLE_IN_FLIGHT).set(0.0);
+    metrics::gauge!(DELETIONS_HELD).set(0.0);
+    let _ = metrics::histogram!(SYNC_DURATION);
+    for outcome in EVENT_OUTCOMES {
+        metrics::counter!(EVENTS, "outcome" => *outcome).increment(0);
+    }
+    for forge in &series.forges {
+        for outcome in WEBHOOK_OUTCOMES {
+            metrics::counter!(WEBHOOKS, "forge" => *forge, "outcome" => *outcome).increment(0);
+        }
+    }
+    for (name, kinds, data_index) in &series.sources {
+        metrics::gauge!(WORKFLOWS, "source" => name.clone()).set(0.0);
+        metrics::gauge!(FAILING_SINCE, "what" => format!("source:{name}")).set(0.0);
+        for kind in *kinds {
+            metrics::counter!(SOURCE_FAILURES, "source" => name.clone(), "kind" => *kind)
+                .increment(0);
+        }
+        if *data_index {
+            metrics::counter!(DATA_INDEX_READS, "source" => name.clone()).increment(0);
+        }
+    }
+    if series.sources.iter().any(|(_, _, data_index)| *data_index) {
+        metrics::counter!(SCHEMA_CALLS).increment(0);
+    }
+    if series.catalog {
+        metrics::gauge!(FAILING_SINCE, "what" => "catalog").set(0.0);
+        for op in CATALOG_OPS {
+            for outcome in CATALOG_OUTCOMES {
+                metrics::counter!(CATALOG_CALLS, "op" => *op, "outcome" => *outcome).increment(0);
+            }
+        }
+        for outcome in &CATALOG_OUTCOMES[1..] {
+            metrics::counter!(ERRORS, "kind" => format!("catalog_{outcome}")).increment(0);
+        }
+        for action in CATALOG_ACTIONS {
+            metrics::counter!(CATALOG_CHANGES, "action" => *action).increment(0);
+        }
+    }
+}
 
 /// Sets up logging on stderr. `RUST_LOG`, when set, wins over `logging.level`. Text is coloured
 /// only when stderr is a terminal and `NO_COLOR` is not set (<https://no-color.org>): a file,
@@ -145,14 +291,13 @@ pub fn init_metrics() -> Option<PrometheusHandle> {
     );
     metrics::describe_gauge!(
         CYCLE_IN_FLIGHT,
-        "Seconds the sync cycle in flight has been running (0 when idle)"
+        "Seconds the sync cycle in flight has been running; 0 between cycles"
     );
+    metrics::describe_gauge!(DELETIONS_HELD, "Removals the delete guard holds");
     metrics::describe_gauge!(
-        DELETIONS_HELD,
-        "Template removals held by the delete guard (0 when none)"
+        FAILING_SINCE,
+        "Unix time since which `what` has failed without a success; 0 when it is not failing"
     );
-    metrics::gauge!(CYCLE_IN_FLIGHT).set(0.0);
-    metrics::gauge!(DELETIONS_HELD).set(0.0);
     Some(handle)
 }
 
@@ -189,6 +334,58 @@ pub fn rfc3339(unix: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// The string literals that follow `label => ` in a source file.
+    fn literals<'a>(source: &'a str, label: &str) -> Vec<&'a str> {
+        source
+            .split(&format!("\"{label}\" => \""))
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .collect()
+    }
+
+    #[test]
+    fn every_label_value_written_in_the_crate_is_registered_at_start() {
+        use super::labels::*;
+        let files = [
+            include_str!("sync/mod.rs"),
+            include_str!("sync/sources.rs"),
+            include_str!("sync/desired.rs"),
+            include_str!("sync/publisher.rs"),
+            include_str!("sink/serve/mod.rs"),
+            include_str!("sink/serve/documents.rs"),
+            include_str!("sink/serve/triggers.rs"),
+            include_str!("sink/serve/shared.rs"),
+            include_str!("sink/serve/connections.rs"),
+            include_str!("sink/catalog_sync.rs"),
+        ];
+        let mut seen = 0;
+        for file in files {
+            for (label, allowed) in [
+                ("kind", ERROR_KINDS),
+                ("outcome", &[EVENT_OUTCOMES, WEBHOOK_OUTCOMES].concat()[..]),
+                ("action", CATALOG_ACTIONS),
+            ] {
+                for value in literals(file, label) {
+                    seen += 1;
+                    assert!(allowed.contains(&value), "{label}={value} is not in labels");
+                }
+            }
+        }
+        assert!(seen >= 10, "the scan found only {seen} label values");
+        // The reasons a cycle runs for: the schedule's and the triggers'.
+        let schedule = include_str!("sync/schedule.rs");
+        for reason in schedule
+            .split("(\"")
+            .skip(1)
+            .filter_map(|r| r.split('"').next())
+        {
+            assert!(
+                SYNC_REASONS.contains(&reason),
+                "reason {reason} is not in labels"
+            );
+        }
+    }
+
     #[test]
     fn colour_only_on_a_terminal_without_no_color() {
         use std::ffi::OsStr;

@@ -183,6 +183,27 @@ fn push_from(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_kind_is_a_series_registered_at_start() {
+        let errors = [
+            WebhookError::MissingSignature { header: "h" },
+            WebhookError::MalformedSignature {
+                header: "h",
+                expected: "e",
+            },
+            WebhookError::BadSignature { header: "h" },
+            WebhookError::InvalidPayload {
+                reason: String::new(),
+            },
+        ];
+        for e in errors {
+            assert!(
+                crate::telemetry::labels::WEBHOOK_OUTCOMES.contains(&e.kind()),
+                "{e}"
+            );
+        }
+    }
+
     use super::*;
 
     #[test]

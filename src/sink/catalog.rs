@@ -446,6 +446,53 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_operation_and_outcome_is_a_series_registered_at_start() {
+        use crate::telemetry::labels::{CATALOG_OPS, CATALOG_OUTCOMES};
+        // Every operation named in a `.call(` of this file.
+        let source = include_str!("catalog.rs");
+        let code = &source[..source.find("#[cfg(test)]").unwrap_or(source.len())];
+        let ops: Vec<&str> = code
+            .split(".call(")
+            .skip(1)
+            .filter_map(|rest| rest.trim_start().strip_prefix('"')?.split('"').next())
+            .collect();
+        assert_eq!(ops.len(), CATALOG_OPS.len(), "{ops:?}");
+        for op in ops {
+            assert!(
+                CATALOG_OPS.contains(&op),
+                "{op} is not in labels::CATALOG_OPS"
+            );
+        }
+        let errors = [
+            super::CatalogError::Unreachable {
+                url: String::new(),
+                reason: String::new(),
+            },
+            super::CatalogError::Unauthorized {
+                op: "x",
+                message: String::new(),
+            },
+            super::CatalogError::Status {
+                op: "x",
+                status: 500,
+                message: String::new(),
+            },
+            super::CatalogError::Status {
+                op: "x",
+                status: 400,
+                message: String::new(),
+            },
+            super::CatalogError::Decode {
+                op: "x",
+                reason: String::new(),
+            },
+        ];
+        for e in errors {
+            assert!(CATALOG_OUTCOMES.contains(&e.metric_label()), "{e}");
+        }
+    }
+
     use super::*;
 
     #[test]

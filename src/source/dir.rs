@@ -173,7 +173,8 @@ fn walk(root: &Path, dir: &Path) -> Vec<String> {
 pub struct FileResult {
     path: String,
     sha256: String,
-    outcome: Result<crate::workflow::ParsedFile, String>,
+    /// What parsing gave, or why it failed and the line it failed at.
+    outcome: Result<crate::workflow::ParsedFile, (String, Option<u64>)>,
 }
 
 /// Reads the listed files of a tree into a snapshot. Shared by every source that has a tree.
@@ -193,8 +194,8 @@ pub fn read_tree(
     for file in parsed.iter().map(Arc::as_ref) {
         let content = match &file.outcome {
             Ok(content) => content,
-            Err(reason) => {
-                diagnostics.push(Diagnostic::error(&file.path, None, reason));
+            Err((reason, line)) => {
+                diagnostics.push(Diagnostic::error(&file.path, None, reason).at_line(*line));
                 continue;
             }
         };
@@ -384,12 +385,12 @@ fn parse_one(tree: &dyn Tree, path: &str, limits: &ParseLimits) -> FileResult {
             sha256: hex::encode(Sha256::digest(&bytes)),
             outcome: parse_file(path, &bytes, limits)
                 .map(compact)
-                .map_err(|e| e.to_string()),
+                .map_err(|e| (e.to_string(), e.line())),
         },
         Err(e) => FileResult {
             path: path.to_owned(),
             sha256: String::new(),
-            outcome: Err(e.to_string()),
+            outcome: Err((e.to_string(), None)),
         },
     }
 }

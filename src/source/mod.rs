@@ -7,6 +7,7 @@
 //! - [`configured`]: the configured sources, ready to read ([`configured()`], [`Reader`]).
 //! - [`dir`]: a folder; [`bundled`]: the examples built into the binary.
 //! - [`git`]: a repository at a branch, tag or commit.
+//! - [`paths`]: the command line's folders and files as folder sources.
 //! - [`data_index`]: the Data Index's GraphQL client; [`deployments`]: a Data Index as a source.
 
 pub mod bundled;
@@ -15,6 +16,7 @@ pub mod data_index;
 pub mod deployments;
 pub mod dir;
 pub mod git;
+pub mod paths;
 pub mod snapshot;
 
 pub use configured::{Configured, DeployRule, Reader, Role, configured, parse_limits};

@@ -114,6 +114,20 @@ impl Daemon {
             ));
         }
         let debounce = config.sync.debounce.duration();
+        telemetry::register_series(&telemetry::Series {
+            sources: states
+                .iter()
+                .map(|s: &SourceState| (s.name.clone(), s.failure_kinds(), s.is_data_index()))
+                .collect(),
+            catalog: config.catalog.base_url.is_some(),
+            forges: [
+                ("github", config.webhooks.github.is_some()),
+                ("gitlab", config.webhooks.gitlab.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(forge, on)| on.then_some(forge))
+            .collect(),
+        });
         Ok(Self {
             publisher: Publisher::new(&config, catalog_token),
             config,

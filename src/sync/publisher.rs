@@ -331,9 +331,16 @@ impl Publisher {
                 if let Some(cut) = &self.cut_short {
                     // Validation was cut short: templates wait; the catalog is not in step.
                     self.catalog_error = Some(cut.clone());
+                    if self.catalog_failures == 0 {
+                        metrics::gauge!(telemetry::FAILING_SINCE, "what" => "catalog")
+                            .set(unix_now());
+                    }
                     self.catalog_failures += 1;
                 } else {
                     self.catalog_error = None;
+                    if self.catalog_failures > 0 {
+                        metrics::gauge!(telemetry::FAILING_SINCE, "what" => "catalog").set(0.0);
+                    }
                     self.catalog_failures = 0;
                     self.last_catalog_success = Some(unix_now());
                     metrics::gauge!(telemetry::LAST_SUCCESS, "what" => "catalog").set(unix_now());
@@ -371,6 +378,9 @@ impl Publisher {
         metrics::counter!(telemetry::ERRORS, "kind" => format!("catalog_{}", e.metric_label()))
             .increment(1);
         self.catalog_error = Some(message);
+        if self.catalog_failures == 0 {
+            metrics::gauge!(telemetry::FAILING_SINCE, "what" => "catalog").set(unix_now());
+        }
         self.catalog_failures += 1;
     }
 

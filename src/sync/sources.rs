@@ -37,6 +37,8 @@ pub(super) struct SourceState {
     pub(super) last_good: Option<Arc<Snapshot>>,
     pub(super) last_success: Option<f64>,
     pub(super) last_error: Option<String>,
+    /// When the current run of failed reads began.
+    failing_since: Option<f64>,
 }
 
 impl SourceState {
@@ -61,6 +63,7 @@ impl SourceState {
             last_good: None,
             last_success: None,
             last_error: None,
+            failing_since: None,
         }
     }
 
@@ -82,6 +85,7 @@ impl SourceState {
             Ok(None) => {
                 self.last_success = Some(unix_now());
                 self.last_error = None;
+                self.succeeded();
             }
             Ok(Some((fingerprint, snapshot))) => {
                 let before = self.last_good.as_ref().map_or(0, |s| s.len());
@@ -99,11 +103,13 @@ impl SourceState {
                     tracing::warn!(source = %self.name, "{message}");
                     metrics::counter!(telemetry::ERRORS, "kind" => "source_empty").increment(1);
                     self.last_error = Some(message);
+                    self.failed();
                     return false;
                 }
                 self.fingerprint = Some(fingerprint);
                 self.last_success = Some(unix_now());
                 self.last_error = None;
+                self.succeeded();
                 if self.last_good.as_deref() != Some(&snapshot) {
                     self.last_good = Some(Arc::new(snapshot));
                     changed = true;
@@ -118,6 +124,7 @@ impl SourceState {
                 metrics::counter!(telemetry::ERRORS, "kind" => "source_read").increment(1);
                 metrics::counter!(telemetry::SOURCE_FAILURES, "source" => self.name.clone(), "kind" => kind).increment(1);
                 self.last_error = Some(message);
+                self.failed();
             }
         }
         let count = self.last_good.as_ref().map_or(0, |s| s.len());
@@ -144,6 +151,37 @@ impl SourceState {
     /// Whether a watcher says when the folder changes.
     pub(super) fn watched(&self) -> bool {
         self.activity.is_some()
+    }
+
+    /// The `kind` labels of its `source_failures_total`.
+    pub(super) fn failure_kinds(&self) -> &'static [&'static str] {
+        match *self.reader {
+            Reader::Git(_) => telemetry::labels::GIT_FAILURES,
+            Reader::DataIndex(_) => telemetry::labels::DATA_INDEX_FAILURES,
+            Reader::Dir { .. } | Reader::Bundled { .. } => telemetry::labels::DIR_FAILURES,
+        }
+    }
+
+    pub(super) fn is_data_index(&self) -> bool {
+        matches!(*self.reader, Reader::DataIndex(_))
+    }
+
+    /// Records a failed read (an error, or an empty read treated as one) for
+    /// `failing_since_timestamp_seconds`: the first of a run of failures sets the time.
+    fn failed(&mut self) {
+        if self.failing_since.is_none() {
+            let now = unix_now();
+            self.failing_since = Some(now);
+            metrics::gauge!(telemetry::FAILING_SINCE, "what" => format!("source:{}", self.name))
+                .set(now);
+        }
+    }
+
+    fn succeeded(&mut self) {
+        if self.failing_since.take().is_some() {
+            metrics::gauge!(telemetry::FAILING_SINCE, "what" => format!("source:{}", self.name))
+                .set(0.0);
+        }
     }
 
     /// The source's type, for `/status`.

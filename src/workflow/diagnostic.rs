@@ -19,6 +19,8 @@ pub struct Diagnostic {
     pub severity: Severity,
     /// The file concerned, relative to its source root (or a URL for remote sources).
     pub file: String,
+    /// The 1-based line in `file`, when the diagnostic knows it (a syntax error).
+    pub line: Option<u64>,
     /// The workflow id, when it is known.
     pub workflow_id: Option<String>,
     /// What is wrong and, where it helps, what to do about it.
@@ -51,10 +53,50 @@ impl Diagnostic {
         Self {
             severity,
             file: Escaped(&file.into()).to_string(),
+            line: None,
             workflow_id: workflow_id.map(str::to_owned),
             message: Escaped(&one_line(&message.into())).to_string(),
         }
     }
+}
+
+impl Diagnostic {
+    /// The same diagnostic, at `line` of its file.
+    pub fn at_line(mut self, line: Option<u64>) -> Self {
+        self.line = line;
+        self
+    }
+
+    /// A GitHub Actions workflow command (`::error file=…,line=…::…`), which GitHub shows as an
+    /// annotation on the file. `file` must be relative to the repository root.
+    pub fn github_annotation(&self) -> String {
+        let level = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let mut properties = format!("file={}", escape_property(&self.file));
+        if let Some(line) = self.line {
+            properties.push_str(&format!(",line={line}"));
+        }
+        properties.push_str(",title=orchestrator-provider check");
+        let message = match &self.workflow_id {
+            Some(id) => format!("workflow {id:?}: {}", self.message),
+            None => self.message.clone(),
+        };
+        format!("::{level} {properties}::{}", escape_data(&message))
+    }
+}
+
+/// GitHub's escaping of a workflow command's message.
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// GitHub's escaping of a workflow command's property value.
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
 /// Diagnostics are printed one per line: fold any newline a library put into its message.
@@ -87,6 +129,9 @@ impl fmt::Display for Diagnostic {
             Severity::Warning => "warning",
         };
         write!(f, "{level}: {}", Escaped(&self.file))?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
         if let Some(id) = &self.workflow_id {
             write!(f, ": workflow {id:?}")?;
         }
@@ -111,6 +156,25 @@ mod tests {
         assert_eq!(
             shown,
             r#"warning: flows/\u{1b}[2Jw.sw.yaml: workflow "a\u{7}": input schema `s\u{1b}[31m.json`: not found"#
+        );
+    }
+
+    #[test]
+    fn a_github_annotation_names_the_file_and_line_and_escapes_what_github_reads() {
+        let d = Diagnostic::error("flows/a,b.sw.yaml", Some("order"), "100% wrong: fix it")
+            .at_line(Some(3));
+        assert_eq!(
+            d.github_annotation(),
+            "::error file=flows/a%2Cb.sw.yaml,line=3,title=orchestrator-provider check::workflow \"order\": 100%25 wrong: fix it"
+        );
+        let w = Diagnostic::warning("x.sw.json", None, "no form");
+        assert_eq!(
+            w.github_annotation(),
+            "::warning file=x.sw.json,title=orchestrator-provider check::no form"
+        );
+        assert_eq!(
+            d.to_string(),
+            "error: flows/a,b.sw.yaml:3: workflow \"order\": 100% wrong: fix it"
         );
     }
 }

@@ -106,7 +106,19 @@ pub enum ParseError {
     Syntax {
         format: &'static str,
         reason: String,
+        /// The 1-based line the parser stopped at, when it says.
+        line: Option<u64>,
     },
+}
+
+impl ParseError {
+    /// The line of the file the error is at, when known.
+    pub fn line(&self) -> Option<u64> {
+        match self {
+            ParseError::Syntax { line, .. } => *line,
+            ParseError::NotUtf8 => None,
+        }
+    }
 }
 
 /// Parses the bytes of one file. `path` only decides the format (`.json` is JSON, anything else
@@ -126,6 +138,7 @@ pub fn parse_file(
             serde_json::from_str(text).map_err(|e| ParseError::Syntax {
                 format: "JSON",
                 reason: e.to_string(),
+                line: (e.line() > 0).then_some(e.line() as u64),
             })?;
         classify(text, 0, doc, &mut parsed);
     } else {
@@ -149,7 +162,12 @@ fn syntax(format: &'static str, e: serde_saphyr::Error) -> ParseError {
         .unwrap_or("unknown error")
         .trim_start_matches("error: ")
         .to_owned();
-    ParseError::Syntax { format, reason }
+    let line = e.location().map(|l| l.line()).filter(|l| *l > 0);
+    ParseError::Syntax {
+        format,
+        reason,
+        line,
+    }
 }
 
 fn yaml_options(limits: &ParseLimits) -> serde_saphyr::Options {
@@ -770,6 +788,13 @@ mod tests {
         assert!(msg.starts_with("invalid YAML: unclosed bracket"), "{msg}");
         assert!(msg.contains("line 1, column 5"), "{msg}");
         assert!(!msg.contains('\n'));
+        assert_eq!(err.line(), Some(1));
+        let json = parse_file(
+            "x.sw.json",
+            b"{\n  \"id\": 1,\n  oops\n}",
+            &ParseLimits::default(),
+        );
+        assert_eq!(json.unwrap_err().line(), Some(3));
     }
 
     #[test]

@@ -87,3 +87,54 @@ pub(crate) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     }
     crate::redact::text(&cause.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_a_series_registered_at_start() {
+        let s = String::new;
+        let errors = [
+            DataIndexError::Connect {
+                url: s(),
+                reason: s(),
+            },
+            DataIndexError::Timeout {
+                url: s(),
+                timeout: Duration::from_secs(1),
+            },
+            DataIndexError::Http {
+                url: s(),
+                status: 500,
+                body: s(),
+                hint: "",
+            },
+            DataIndexError::Graphql {
+                url: s(),
+                messages: Vec::new(),
+                validation: false,
+            },
+            DataIndexError::NoData {
+                url: s(),
+                what: s(),
+            },
+            DataIndexError::InvalidResponse {
+                url: s(),
+                reason: s(),
+                snippet: s(),
+            },
+            DataIndexError::Unsupported { url: s() },
+            DataIndexError::Request {
+                url: s(),
+                reason: s(),
+            },
+        ];
+        for e in errors {
+            assert!(
+                crate::telemetry::labels::DATA_INDEX_FAILURES.contains(&e.kind()),
+                "{e}"
+            );
+        }
+    }
+}

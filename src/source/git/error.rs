@@ -56,3 +56,53 @@ impl GitError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_a_series_registered_at_start() {
+        let s = String::new;
+        let errors = [
+            GitError::Unreachable {
+                url: s(),
+                reason: s(),
+            },
+            GitError::Authentication {
+                url: s(),
+                reason: s(),
+            },
+            GitError::RefNotFound {
+                url: s(),
+                reference: s(),
+                reason: s(),
+            },
+            GitError::Timeout {
+                url: s(),
+                seconds: 1.0,
+                reason: s(),
+            },
+            GitError::CorruptCache {
+                url: s(),
+                path: s(),
+                reason: s(),
+            },
+            GitError::Tree {
+                url: s(),
+                commit: s(),
+                reason: s(),
+            },
+            GitError::Other {
+                url: s(),
+                reason: s(),
+            },
+        ];
+        for e in errors {
+            assert!(
+                crate::telemetry::labels::GIT_FAILURES.contains(&e.kind()),
+                "{e}"
+            );
+        }
+    }
+}

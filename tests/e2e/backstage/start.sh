@@ -53,8 +53,11 @@ if [[ -f $PIDFILE ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
   echo "start.sh: already running: pid $(cat "$PIDFILE") (pid file $PIDFILE)" >&2; exit 1
 fi
 
-# The configuration: app-config.yaml, plus the test-only stitching interval unless asked not to.
-CONFIG=(--config app-config.yaml)
+# The configuration: the test-only base, the documented Backstage snippet of deploy/ (its token
+# and its reading.allow from the environment: every daemon of the tests listens on a loopback
+# port of its own), plus the test-only stitching interval unless asked not to.
+export ORCHESTRATOR_PROVIDER_TOKEN=$TOKEN ORCHESTRATOR_PROVIDER_HOST=127.0.0.1:1-65535
+CONFIG=(--config app-config.yaml --config ../../../deploy/backstage/app-config.yaml)
 case ${BACKSTAGE_STITCHING:-test} in
   test) CONFIG+=(--config app-config.test-stitching.yaml) ;;
   default) ;;
