@@ -82,6 +82,7 @@ pub mod labels {
         "server_error",
         "rejected",
         "decode",
+        "cycle_timeout",
     ];
     /// `catalog_changes_total{action}`.
     pub const CATALOG_ACTIONS: &[&str] = &["added", "updated", "removed", "conflict"];
@@ -358,10 +359,20 @@ mod tests {
             include_str!("sink/serve/connections.rs"),
             include_str!("sink/catalog_sync.rs"),
         ];
+        // `errors_total{kind}` also counts `catalog_<outcome>` for each failing catalog outcome.
+        let catalog_kinds: Vec<String> = CATALOG_OUTCOMES[1..]
+            .iter()
+            .map(|o| format!("catalog_{o}"))
+            .collect();
+        let kinds: Vec<&str> = ERROR_KINDS
+            .iter()
+            .copied()
+            .chain(catalog_kinds.iter().map(String::as_str))
+            .collect();
         let mut seen = 0;
         for file in files {
             for (label, allowed) in [
-                ("kind", ERROR_KINDS),
+                ("kind", &kinds[..]),
                 ("outcome", &[EVENT_OUTCOMES, WEBHOOK_OUTCOMES].concat()[..]),
                 ("action", CATALOG_ACTIONS),
             ] {

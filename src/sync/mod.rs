@@ -76,8 +76,6 @@ pub struct Daemon {
     /// Errors and warnings of the last mapping.
     diagnostics: (usize, usize),
     last: Option<CycleReport>,
-    /// The instance metrics know the published workflow ids.
-    labelled: bool,
     // Kept alive for as long as the daemon runs.
     _watchers: Vec<Watcher>,
 }
@@ -136,7 +134,6 @@ impl Daemon {
             desired: None,
             diagnostics: (0, 0),
             last: None,
-            labelled: false,
             _watchers: watchers,
         })
     }
@@ -289,16 +286,6 @@ impl Daemon {
             if changed || changes.any() {
                 let diagrams = self.publisher.diagram_sources(&desired);
                 self.shared.publish_diagrams(diagrams).await;
-            }
-            if changes.any() || !self.labelled {
-                // Only published workflow ids become instance metric labels.
-                self.shared.instances.set_published(
-                    self.publisher
-                        .served
-                        .values()
-                        .filter_map(|item| item.workflow_id()),
-                );
-                self.labelled = true;
             }
             phases.publish = publishing.elapsed();
             let sources = &self.sources;

@@ -258,6 +258,13 @@ impl Publisher {
             self.served.remove(name);
             changes.removed += 1;
         }
+        if changes.any() || !self.published_once {
+            // Only published workflow ids become instance metric labels; set before the
+            // templates are served, so a scrape after `/readyz` already has their series.
+            shared
+                .instances
+                .set_published(self.served.values().filter_map(|item| item.workflow_id()));
+        }
         let shards = build_shards(self.served.values().map(Arc::as_ref), self.shards);
         shared.publish(shards, self.served.len()).await;
         if let Some(dir) = &self.state_dir {
