@@ -38,14 +38,13 @@ use serde_json::Value;
 /// Set to `1` to skip these tests (required to pass without Node/npm).
 pub const SKIP_ENV: &str = "ORCHESTRATOR_PROVIDER_SKIP_E2E";
 
-/// The corpus of real workflows (`../shared/corpus/workflows`, or under
-/// `$ORCHESTRATOR_PROVIDER_SHARED` when set: a worktree beside the main checkout has no
-/// `../shared`), or `None` after printing `skipped: ...`.
+#[path = "shared.rs"]
+mod shared;
+
+/// The corpus of real workflows (`corpus/workflows` of the shared folder, [`shared::dir`]), or
+/// `None` after printing `skipped: ...`.
 pub fn corpus() -> Option<PathBuf> {
-    let shared = std::env::var_os("ORCHESTRATOR_PROVIDER_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    let path = shared.join("corpus/workflows");
+    let path = shared::dir().join("corpus/workflows");
     if path.is_dir() {
         Some(path)
     } else {
