@@ -5,10 +5,10 @@
 //! The first byte picks the input. Bit 0 clear: a binary-mode group, the second byte its
 //! `marshallflags` as given (unknown bits too), the rest its bytes; bits 1-2 say how it is
 //! compressed (0 no `compressdata`, 1 `compressdata` false, 2 gzipped here and `compressdata`
-//! true, 3 `compressdata` true on the bytes as given), bits 3-4 how it arrives (0 or 3 the raw bytes as
-//! a binary-mode HTTP body, 1 their base64 text as that body, 2 base64 in a structured event's
-//! `data`). Bit 0 set: a whole request as the `cloudevent` target reads it (`name: value` header
-//! lines, `0xFF`, the body).
+//! true, 3 `compressdata` true on the bytes as given), bits 3-4 how it arrives (0 or 3 the raw
+//! bytes as a binary-mode HTTP body, 1 their base64 text as that body, 2 base64 in a structured
+//! event's `data`). Bit 0 set: a whole request as the `cloudevent` target reads it (`name: value`
+//! header lines, `0xFF`, the body).
 //!
 //! Checks: nothing panics; a binary-mode body reaches the group as it was sent; parsing and
 //! decoding the same request twice give the same result; the counting agrees with what it
@@ -234,13 +234,13 @@ fn check(values: &BTreeMap<String, f64>, decoded: &Decoded, summaries: &[Summary
             active += value;
         }
     }
-    assert!(
-        active <= LIMITS.max_tracked_instances as f64,
-        "{values:#?}"
-    );
+    assert!(active <= LIMITS.max_tracked_instances as f64, "{values:#?}");
     // A duration is recorded only when an end meets its start, and never negative.
     let ends = total(INSTANCES_COMPLETED) + total(INSTANCES_ABORTED);
-    assert!(total(&format!("{INSTANCE_DURATION}_count")) <= ends, "{values:#?}");
+    assert!(
+        total(&format!("{INSTANCE_DURATION}_count")) <= ends,
+        "{values:#?}"
+    );
     for (key, value) in values {
         if key.starts_with(&format!("{INSTANCE_DURATION}_min{{")) {
             assert!(*value >= 0.0, "{key} is {value}");
