@@ -12,7 +12,8 @@ use assert_cmd::Command;
 use orchestrator_provider::entity::{self, MapOptions, is_valid_name, map_all_with_diagnostics};
 use orchestrator_provider::source::dir::read_tree;
 use orchestrator_provider::workflow::{
-    MAX_REF_DEPTH, MAX_SCHEMA_DEPTH, MemoryTree, Origin, ParseLimits, Workflow,
+    InputSchemaRef, MAX_REF_DEPTH, MAX_SCHEMA_BYTES, MAX_SCHEMA_DEPTH, MemoryTree, Origin,
+    ParseLimits, SchemaError, Workflow, resolve_input_schema,
 };
 use serde_json::{Value, json};
 
@@ -292,6 +293,108 @@ fn a_form_over_the_size_limit_is_dropped_with_a_warning() {
             entity::MAX_FORM_BYTES
         ),
     );
+}
+
+/// `{"$defs": {"S": target}, "properties": {"p0": {"$ref": "#/$defs/S"}, ...}}`: `refs` uses of one
+/// definition, the shape that multiplies a file's bytes by the number of uses.
+fn many_refs_to(target: Value, refs: usize) -> String {
+    let properties: serde_json::Map<String, Value> = (0..refs)
+        .map(|i| (format!("p{i}"), json!({"$ref": "#/$defs/S"})))
+        .collect();
+    json!({"type": "object", "$defs": {"S": target}, "properties": properties}).to_string()
+}
+
+/// Resolves `schema` as `s.json` on a small stack and maps it: it must be refused by the byte
+/// budget of the expansion (not later, by the form's size, once the whole expansion was built).
+fn assert_refused_by_the_byte_budget(schema: String) {
+    let tree_schema = schema.clone();
+    let resolved = on_small_stack(move || {
+        let mut tree = MemoryTree::new();
+        tree.insert("s.json", tree_schema.into_bytes());
+        resolve_input_schema(
+            &tree,
+            &[],
+            "w.sw.yaml",
+            &InputSchemaRef::Path("s.json".into()),
+        )
+    });
+    assert_eq!(
+        resolved,
+        Err(SchemaError::TooManyBytes {
+            limit: MAX_SCHEMA_BYTES
+        })
+    );
+    let (diagnostics, yaml) = on_small_stack(move || {
+        read_map_render(vec![("w.sw.yaml", WORKFLOW.into()), ("s.json", schema)])
+    });
+    assert_published_without_a_form(
+        &diagnostics,
+        &yaml,
+        &format!(
+            "input schema `s.json`: inlining its `$ref`s makes it over {MAX_SCHEMA_BYTES} bytes of JSON"
+        ),
+    );
+}
+
+#[test]
+fn five_thousand_refs_to_a_long_description_stop_at_the_byte_budget() {
+    // 289 KB of file, 500 MB once inlined, 15 000 nodes: under the node budget. Before the byte
+    // budget, `check` built all of it (1.5 GB RSS, 29 s) and then dropped the form for its size.
+    let schema = many_refs_to(
+        json!({"type": "string", "description": "A".repeat(100_000)}),
+        5000,
+    );
+    assert!(schema.len() < 300_000);
+    assert_refused_by_the_byte_budget(schema);
+}
+
+#[test]
+fn a_file_at_the_size_limit_referencing_a_long_text_sixteen_thousand_times_stops_at_the_byte_budget()
+ {
+    // Just under the 1 MiB file limit: 6.4 GB once inlined.
+    let schema = many_refs_to(
+        json!({"type": "string", "description": "A".repeat(400_000)}),
+        16_000,
+    );
+    assert!(
+        schema.len() > 800_000 && schema.len() < 1 << 20,
+        "{}",
+        schema.len()
+    );
+    assert_refused_by_the_byte_budget(schema);
+}
+
+#[test]
+fn refs_to_large_enum_const_default_and_examples_data_stop_at_the_byte_budget() {
+    // Data is copied, not walked: before the byte budget it counted as one node however large.
+    let values: Vec<Value> = (0..40_000).map(|i| json!(format!("v{i}"))).collect();
+    let data = Value::Array(values);
+    for keyword in ["enum", "const", "default", "examples"] {
+        let schema = many_refs_to(json!({"type": "string", keyword: data.clone()}), 2000);
+        assert!(schema.len() < 1 << 20, "{keyword}: {}", schema.len());
+        assert_refused_by_the_byte_budget(schema);
+    }
+}
+
+#[test]
+fn a_schema_just_under_the_byte_budget_resolves_and_is_no_larger_than_counted() {
+    // Nine uses of a 100 KB text: 900 KB, resolved whole; the form built from it is then over
+    // the per-template limit, a warning of its own.
+    let schema = many_refs_to(
+        json!({"type": "string", "description": "A".repeat(100_000)}),
+        9,
+    );
+    let mut tree = MemoryTree::new();
+    tree.insert("s.json", schema.into_bytes());
+    let resolved = resolve_input_schema(
+        &tree,
+        &[],
+        "w.sw.yaml",
+        &InputSchemaRef::Path("s.json".into()),
+    )
+    .expect("under the budget");
+    let size = resolved.to_string().len();
+    assert!(size > 900_000 && size <= MAX_SCHEMA_BYTES, "{size}");
 }
 
 #[test]

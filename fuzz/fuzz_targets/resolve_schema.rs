@@ -1,11 +1,13 @@
 //! Input schemas over an in-memory tree: an archive of files (see the crate's `unpack`), every
 //! `.json`/`.yaml` file of which is resolved as the `dataInputSchema` of a workflow at the top,
-//! and again inline. A resolved schema never nests deeper than the limit.
+//! and again inline. A resolved schema never nests deeper than the limit, nor is it larger than
+//! the byte budget of the expansion.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use orchestrator_provider::workflow::{
-    InputSchemaRef, MAX_SCHEMA_DEPTH, MemoryTree, SchemaResolver, nests_deeper_than,
+    InputSchemaRef, MAX_SCHEMA_BYTES, MAX_SCHEMA_DEPTH, MemoryTree, SchemaResolver,
+    nests_deeper_than,
 };
 use orchestrator_provider_fuzz::unpack;
 
@@ -28,11 +30,13 @@ fuzz_target!(|data: &[u8]| {
         ] {
             if let Ok(schema) = resolver.resolve("w.sw.yaml", &reference) {
                 assert!(!nests_deeper_than(&schema, MAX_SCHEMA_DEPTH));
+                assert!(schema.to_string().len() <= MAX_SCHEMA_BYTES);
             }
         }
         if let Ok(inline) = serde_json::from_slice(content) {
             if let Ok(schema) = resolver.resolve(path, &InputSchemaRef::Inline(inline)) {
                 assert!(!nests_deeper_than(&schema, MAX_SCHEMA_DEPTH));
+                assert!(schema.to_string().len() <= MAX_SCHEMA_BYTES);
             }
         }
     }

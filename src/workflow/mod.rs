@@ -21,7 +21,8 @@ pub use parse::{
     ParsedWorkflow, parse_file,
 };
 pub use schema::{
-    MAX_REF_DEPTH, MAX_SCHEMA_DEPTH, SchemaError, SchemaResolver, resolve_input_schema,
+    MAX_REF_DEPTH, MAX_SCHEMA_BYTES, MAX_SCHEMA_DEPTH, SchemaError, SchemaResolver,
+    resolve_input_schema,
 };
 pub use tree::{DirTree, MemoryTree, Overlay, Tree, TreeError, join, parent};
 pub(crate) use tree::{percent_decode, percent_encode_segment};

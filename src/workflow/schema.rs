@@ -38,6 +38,10 @@ pub enum SchemaError {
     #[error("expanding its `$ref`s exceeds {limit} schema nodes; simplify the schema")]
     TooLarge { limit: usize },
     #[error(
+        "inlining its `$ref`s makes it over {limit} bytes of JSON, more than any form may hold; share less through `$ref`s (a long text or list inlined at every use) or split the workflow's input"
+    )]
+    TooManyBytes { limit: usize },
+    #[error(
         "`$ref`s nest more than {limit} deep (at `{reference}`); a form cannot be generated from it: flatten the chain of definitions"
     )]
     RefsTooDeep { reference: String, limit: usize },
@@ -51,6 +55,14 @@ pub enum SchemaError {
 
 /// Expansion budget per resolved schema: generous for real forms, fatal for ref explosions.
 const MAX_NODES: usize = 100_000;
+
+/// How many bytes of JSON (compact, as the form is measured) one schema may expand to, each
+/// `$ref` counted as written. Nodes alone do not bound memory: 5000 `$ref`s to one 100 KB
+/// `description` are 15 000 nodes and 500 MB. The form built from the schema must fit 256 KiB
+/// (`entity::MAX_FORM_BYTES`) and is the schema minus `$schema`/`$id`, plus a title per page: an
+/// expansion four times that size can only make a form that is dropped anyway. The largest schema
+/// of the ~650 corpus workflows expands to under 100 KB.
+pub const MAX_SCHEMA_BYTES: usize = 1024 * 1024;
 
 /// How many `$ref`s may be expanded one inside another (a chain `a -> b -> c` is 3 deep). Real
 /// schemas chain a handful; the bound keeps the recursive expansion off the end of the stack.
@@ -129,6 +141,7 @@ impl<'t> SchemaResolver<'t> {
             roots: &roots,
             stack: Vec::new(),
             budget: MAX_NODES,
+            bytes: MAX_SCHEMA_BYTES,
         };
         let resolved = self.expand(&root, &ctx, &mut walk, 1);
         // A workflow's own schema file is mostly read for it alone: keeping every one parsed
@@ -267,34 +280,47 @@ impl<'t> SchemaResolver<'t> {
                 if let Some(Value::String(reference)) = map.get("$ref") {
                     return self.expand_ref(reference, map, ctx, walk, depth);
                 }
+                // The braces; each key and value is charged as it is written.
+                walk.charge(2)?;
                 let mut out = Map::with_capacity(map.len());
                 for (key, v) in map {
                     match key.as_str() {
                         // Reachable only through `$ref`s, which are inlined: drop them.
                         "definitions" | "$defs" => {}
                         // Data, not schemas: a `$ref` key in there is a value. Still bounded:
-                        // the whole resolved schema obeys the depth limit.
+                        // the whole resolved schema obeys the depth limit, and the copy is
+                        // counted whole before it is made.
                         "enum" | "const" | "default" | "examples" => {
                             if super::depth::nests_deeper_than(v, MAX_SCHEMA_DEPTH - depth) {
                                 return Err(SchemaError::TooDeep {
                                     limit: MAX_SCHEMA_DEPTH,
                                 });
                             }
+                            walk.charge_key(key)?;
+                            walk.charge_value(v)?;
                             out.insert(key.clone(), v.clone());
                         }
                         _ => {
+                            walk.charge_key(key)?;
                             out.insert(key.clone(), self.expand(v, ctx, walk, depth + 1)?);
                         }
                     }
                 }
                 Ok(Value::Object(out))
             }
-            Value::Array(items) => items
-                .iter()
-                .map(|v| self.expand(v, ctx, walk, depth + 1))
-                .collect::<Result<_, _>>()
-                .map(Value::Array),
-            other => Ok(other.clone()),
+            Value::Array(items) => {
+                // The brackets and a comma per item.
+                walk.charge(2 + items.len())?;
+                items
+                    .iter()
+                    .map(|v| self.expand(v, ctx, walk, depth + 1))
+                    .collect::<Result<_, _>>()
+                    .map(Value::Array)
+            }
+            scalar => {
+                walk.charge_value(scalar)?;
+                Ok(scalar.clone())
+            }
         }
     }
 
@@ -312,6 +338,10 @@ impl<'t> SchemaResolver<'t> {
                 limit: MAX_REF_DEPTH,
             });
         }
+        // Following a `$ref` costs its text (a key is built from it, its pointer decoded), and
+        // the `{"$ref": ...}` it replaces would have been written as that much.
+        walk.charge_key("$ref")?;
+        walk.charge_value(reference)?;
         let (file, pointer) = split_fragment(reference);
         let target_ctx = if file.is_empty() {
             ctx.clone()
@@ -342,6 +372,7 @@ impl<'t> SchemaResolver<'t> {
         if let Value::Object(out) = &mut expanded {
             for (k, v) in siblings {
                 if k != "$ref" {
+                    walk.charge_key(k)?;
                     out.insert(k.clone(), self.expand(v, ctx, walk, depth + 1)?);
                 }
             }
@@ -357,6 +388,55 @@ struct Walk<'r> {
     stack: Vec<String>,
     /// Nodes still allowed.
     budget: usize,
+    /// Bytes of output still allowed (see [`MAX_SCHEMA_BYTES`]).
+    bytes: usize,
+}
+
+impl Walk<'_> {
+    fn charge(&mut self, bytes: usize) -> Result<(), SchemaError> {
+        self.bytes = self
+            .bytes
+            .checked_sub(bytes)
+            .ok_or(SchemaError::TooManyBytes {
+                limit: MAX_SCHEMA_BYTES,
+            })?;
+        Ok(())
+    }
+
+    /// An object key: itself as a JSON string, its colon and the comma after its value.
+    fn charge_key(&mut self, key: &str) -> Result<(), SchemaError> {
+        self.charge(json_len(key, self.bytes).map_or(usize::MAX, |n| n + 2))
+    }
+
+    /// `value` as compact JSON, measured without building it and given up as soon as it is
+    /// over what is left, so a huge value costs no more than the budget to refuse.
+    fn charge_value<V: serde::Serialize + ?Sized>(&mut self, value: &V) -> Result<(), SchemaError> {
+        self.charge(json_len(value, self.bytes).unwrap_or(usize::MAX))
+    }
+}
+
+/// The length of `value` as compact JSON, or `None` when it is over `cap`. Serialising recurses,
+/// so a value given here must already be within the depth limit.
+fn json_len<V: serde::Serialize + ?Sized>(value: &V, cap: usize) -> Option<usize> {
+    struct Count {
+        len: usize,
+        cap: usize,
+    }
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.len += buf.len();
+            if self.len > self.cap {
+                return Err(std::io::Error::other("over the cap"));
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count { len: 0, cap };
+    serde_json::to_writer(&mut count, value).ok()?;
+    Some(count.len)
 }
 
 /// Resolves one workflow's input schema with a resolver of its own (no cache shared).
@@ -537,9 +617,10 @@ mod tests {
 
     #[test]
     fn a_ref_explosion_hits_the_budget() {
-        // Each level references the previous one twice: 2^20 nodes if followed.
+        // Each level references the previous one twice: 2^20 thousand nodes if followed, each
+        // two bytes (`0,`): the node budget is reached at 200 KB, before the byte budget.
         let mut defs = serde_json::Map::new();
-        defs.insert("d0".into(), json!({"type": "string"}));
+        defs.insert("d0".into(), json!({"enumish": vec![0; 1000]}));
         for i in 1..=20 {
             let prev = format!("#/definitions/d{}", i - 1);
             defs.insert(
