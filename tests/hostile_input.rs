@@ -398,6 +398,37 @@ fn a_schema_just_under_the_byte_budget_resolves_and_is_no_larger_than_counted() 
 }
 
 #[test]
+fn widget_changes_deep_under_long_keys_name_their_field_in_a_bounded_path() {
+    // 30 levels of 4 KB keys above 3000 fields with unregistered widgets: a 190 KB form, whose
+    // changes each named the whole 120 KB path (700 MB of diagnostics) before paths were cut.
+    let leaves: serde_json::Map<String, Value> = (0..3000)
+        .map(|i| (format!("f{i}"), json!({"type": "string", "ui:widget": "X"})))
+        .collect();
+    let mut schema = json!({"type": "object", "properties": leaves});
+    for level in 0..30 {
+        let key = format!("{level}{}", "k".repeat(4000));
+        schema = json!({"type": "object", "properties": {key: schema}});
+    }
+    let (diagnostics, yaml) = on_small_stack(move || {
+        read_map_render(vec![
+            ("w.sw.yaml", WORKFLOW.into()),
+            ("s.json", schema.to_string()),
+        ])
+    });
+    let changes: Vec<&String> = diagnostics
+        .iter()
+        .filter(|d| d.contains("widget `X` is not registered"))
+        .collect();
+    assert_eq!(changes.len(), 3000, "{:?}", &diagnostics[..3]);
+    assert!(
+        changes.iter().all(|d| d.len() < 600 && d.contains("k…`")),
+        "{}",
+        changes[0]
+    );
+    assert!(yaml.len() < 4 * 200_000, "{}", yaml.len());
+}
+
+#[test]
 fn a_schema_from_a_workflow_service_deeper_than_the_limit_gets_no_form() {
     // A workflow service's `inputSchema` is not resolved by us: the mapper checks it.
     let schema: Value = serde_json::from_str(&nested_json(60)).unwrap();

@@ -66,15 +66,19 @@ const DEFINITIONS: [&str; 2] = ["definitions", "$defs"];
 ///
 /// Otherwise one page: the schema itself, with `title` first (the schema's own title, else
 /// `fallback_title`). `required`, `ui:*` hints, `default`, `enum` etc. are kept as written.
-pub fn parameters(schema: &Value, fallback_title: &str) -> Value {
+///
+/// The pages are linear in the schema's size but for the copies of `definitions` (a schema from
+/// a workflow service keeps its `$ref`s): `None` as soon as those copies alone would be over
+/// `max_bytes` of JSON, before they are made.
+pub fn parameters(schema: &Value, fallback_title: &str, max_bytes: usize) -> Option<Value> {
     let Some(root) = schema.as_object() else {
-        return json!([]);
+        return Some(json!([]));
     };
     let Some(props) = root.get("properties").and_then(Value::as_object) else {
-        return json!([]);
+        return Some(json!([]));
     };
     if props.is_empty() {
-        return json!([]);
+        return Some(json!([]));
     }
     let defs = remaining_refs(root).then(|| definitions_of(root));
 
@@ -84,6 +88,16 @@ pub fn parameters(schema: &Value, fallback_title: &str) -> Value {
             .and_then(Value::as_array)
             .map(|r| r.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
+        let copy_size = defs.as_ref().map_or(0, |d| {
+            serde_json::to_vec(d).map_or(usize::MAX, |json| json.len())
+        });
+        let copies = match &defs {
+            Some(_) => props.values().filter(|prop| contains_ref(prop)).count(),
+            None => 0,
+        };
+        if copies.saturating_mul(copy_size) > max_bytes {
+            return None;
+        }
         let pages = props.iter().map(|(key, prop)| {
             let mut page = Map::new();
             let title = prop.get("title").and_then(Value::as_str).unwrap_or(key);
@@ -104,7 +118,7 @@ pub fn parameters(schema: &Value, fallback_title: &str) -> Value {
             }
             Value::Object(page)
         });
-        return Value::Array(pages.collect());
+        return Some(Value::Array(pages.collect()));
     }
 
     let mut page = Map::new();
@@ -122,7 +136,7 @@ pub fn parameters(schema: &Value, fallback_title: &str) -> Value {
             page.insert(key, value);
         }
     }
-    json!([page])
+    Some(json!([page]))
 }
 
 /// Whether a property schema describes an object (and so can be a page of its own).
@@ -237,7 +251,11 @@ mod tests {
             json!("not a schema"),
             json!({"type": "string"}),
         ] {
-            assert_eq!(parameters(&schema, "T"), json!([]), "{schema}");
+            assert_eq!(
+                parameters(&schema, "T", usize::MAX).unwrap(),
+                json!([]),
+                "{schema}"
+            );
         }
     }
 
@@ -253,7 +271,7 @@ mod tests {
                 "a": {"properties": {"y": {"type": "integer"}}}
             }
         });
-        let pages = parameters(&schema, "Fallback");
+        let pages = parameters(&schema, "Fallback", usize::MAX).unwrap();
         assert_eq!(
             pages,
             json!([
@@ -274,7 +292,7 @@ mod tests {
             "properties": {"a": {"type": "object"}, "n": {"type": "string", "ui:widget": "textarea"}},
             "required": ["n"]
         });
-        let pages = parameters(&schema, "Fallback");
+        let pages = parameters(&schema, "Fallback", usize::MAX).unwrap();
         assert_eq!(
             pages,
             json!([{"title": "Fallback", "type": "object",
@@ -287,7 +305,7 @@ mod tests {
     fn single_page_keeps_schema_title_first() {
         let schema =
             json!({"type": "object", "title": "Mine", "properties": {"n": {"type": "string"}}});
-        let pages = parameters(&schema, "Fallback");
+        let pages = parameters(&schema, "Fallback", usize::MAX).unwrap();
         let keys: Vec<_> = pages[0].as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys, ["title", "type", "properties"]);
         assert_eq!(pages[0]["title"], "Mine");
@@ -300,7 +318,7 @@ mod tests {
             "list": {"type": "array", "items": {"$id": "y", "$schema": "z", "type": "string"}},
             "alt": {"anyOf": [{"$id": "u", "type": "string"}]}
         }});
-        let pages = parameters(&schema, "T");
+        let pages = parameters(&schema, "T", usize::MAX).unwrap();
         assert_eq!(pages[0]["properties"]["$id"], json!({"type": "string"}));
         assert_eq!(
             pages[0]["properties"]["list"]["items"],
@@ -317,7 +335,7 @@ mod tests {
         let schema = json!({"type": "object", "properties": {
             "n": {"type": "object", "default": {"$id": "kept"}, "enum": [{"$schema": "kept"}]}
         }});
-        let pages = parameters(&schema, "T");
+        let pages = parameters(&schema, "T", usize::MAX).unwrap();
         let n = &pages[0]["properties"]["n"];
         assert_eq!(n["default"], json!({"$id": "kept"}));
         assert_eq!(n["enum"], json!([{"$schema": "kept"}]));
@@ -328,7 +346,7 @@ mod tests {
         let schema = json!({"type": "object",
             "definitions": {"d": {"type": "string"}}, "$defs": {"e": {"type": "string"}},
             "properties": {"n": {"type": "string"}}});
-        let page = &parameters(&schema, "T")[0];
+        let page = &parameters(&schema, "T", usize::MAX).unwrap()[0];
         assert!(page.get("definitions").is_none() && page.get("$defs").is_none());
     }
 
@@ -337,7 +355,7 @@ mod tests {
         let schema = json!({"type": "object",
             "definitions": {"d": {"$id": "x", "type": "string"}},
             "properties": {"n": {"$ref": "#/definitions/d"}}});
-        let page = &parameters(&schema, "T")[0];
+        let page = &parameters(&schema, "T", usize::MAX).unwrap()[0];
         assert_eq!(page["definitions"], json!({"d": {"type": "string"}}));
     }
 
@@ -349,9 +367,26 @@ mod tests {
             "a": {"type": "object", "properties": {"x": {"$ref": "#/$defs/d"}}},
             "b": {"type": "object", "properties": {"y": {"type": "string"}}}
         }});
-        let pages = parameters(&schema, "T");
+        let pages = parameters(&schema, "T", usize::MAX).unwrap();
         assert_eq!(pages[0]["$defs"], json!({"d": {"type": "string"}}));
         assert!(pages[1].get("$defs").is_none());
+    }
+
+    #[test]
+    fn copies_of_definitions_over_the_limit_are_refused_before_they_are_made() {
+        // A workflow service's schema: 2000 pages each `$ref`ing a 1 KB definition would copy
+        // it 2000 times (2 MB of form from 80 KB of schema).
+        let props: Map<String, Value> = (0..2000)
+            .map(|i| {
+                let page = json!({"type": "object", "properties": {"x": {"$ref": "#/$defs/d"}}});
+                (format!("p{i}"), page)
+            })
+            .collect();
+        let schema = json!({"$defs": {"d": {"type": "string", "description": "d".repeat(1000)}},
+            "properties": props});
+        assert_eq!(parameters(&schema, "T", 256 * 1024), None);
+        let pages = parameters(&schema, "T", usize::MAX).unwrap();
+        assert_eq!(pages.as_array().unwrap().len(), 2000);
     }
 
     #[test]
@@ -359,6 +394,10 @@ mod tests {
         let schema = json!({"type": "object",
             "definitions": {"a": {"$ref": "#/definitions/b"}, "b": {"type": "string"}},
             "properties": {"n": {"type": "string"}}});
-        assert!(parameters(&schema, "T")[0].get("definitions").is_none());
+        assert!(
+            parameters(&schema, "T", usize::MAX).unwrap()[0]
+                .get("definitions")
+                .is_none()
+        );
     }
 }

@@ -295,7 +295,11 @@ fn form_of(schema: &serde_json::Value, title: &str) -> Result<serde_json::Value,
             "objects and lists nest more than {MAX_SCHEMA_DEPTH} deep; flatten the schema"
         ));
     }
-    let pages = form::parameters(schema, title);
+    let pages = form::parameters(schema, title, MAX_FORM_BYTES).ok_or_else(|| {
+        format!(
+            "the form would be over the {MAX_FORM_BYTES}-byte limit per template with the schema's `definitions` copied into every page that `$ref`s them; inline them or share less through `$ref`s"
+        )
+    })?;
     let size = json_size(&pages);
     if size > MAX_FORM_BYTES {
         return Err(format!(

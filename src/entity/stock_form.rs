@@ -255,12 +255,50 @@ struct Fitter<'a> {
     changes: Vec<FormChange>,
 }
 
+/// The longest field path a change names, in bytes: paths of real forms are a few dozen; one
+/// built from 2 KB keys 60 deep would be copied into the change of every field below it (a
+/// 256 KiB form could make gigabytes of diagnostics).
+const MAX_FIELD_PATH: usize = 200;
+
+/// `path.key` (or `key` at the top), cut at [`MAX_FIELD_PATH`] bytes with `…`; a path already
+/// cut stays as it is.
 fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
-        key.to_owned()
+        shorten(key.to_owned())
+    } else if path.ends_with('…') {
+        path.to_owned()
     } else {
-        format!("{path}.{key}")
+        let mut joined = String::with_capacity(path.len() + 1 + key.len().min(MAX_FIELD_PATH));
+        joined.push_str(path);
+        joined.push('.');
+        joined.push_str(&key[..floor_char_boundary(key, MAX_FIELD_PATH + 1)]);
+        shorten(joined)
     }
+}
+
+/// `path[]`, the items of an array field, cut as [`join`] cuts.
+fn items_of(path: &str) -> String {
+    if path.ends_with('…') {
+        path.to_owned()
+    } else {
+        shorten(format!("{path}[]"))
+    }
+}
+
+fn shorten(mut path: String) -> String {
+    if path.len() > MAX_FIELD_PATH {
+        path.truncate(floor_char_boundary(&path, MAX_FIELD_PATH));
+        path.push('…');
+    }
+    path
+}
+
+/// The largest index `<= at` that is a char boundary of `s` (or its length).
+fn floor_char_boundary(s: &str, at: usize) -> usize {
+    if at >= s.len() {
+        return s.len();
+    }
+    (0..=at).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0)
 }
 
 impl Fitter<'_> {
@@ -282,11 +320,12 @@ impl Fitter<'_> {
         match map.get_mut("items") {
             Some(Value::Object(_)) => {
                 let items = map.get_mut("items").expect("just seen");
-                self.position(items, &format!("{path}[]"), None);
+                self.position(items, &items_of(path), None);
             }
             Some(Value::Array(items)) => {
+                let path = items_of(path);
                 for item in items {
-                    self.position(item, &format!("{path}[]"), None);
+                    self.position(item, &path, None);
                 }
             }
             _ => {}
@@ -424,9 +463,10 @@ impl Fitter<'_> {
             return;
         }
         let listed: BTreeSet<&str> = order.iter().filter_map(Value::as_str).collect();
+        let mut seen: BTreeSet<String> = BTreeSet::new();
         let mut unlisted: Vec<String> = Vec::new();
         for key in property_names(map) {
-            if !listed.contains(key.as_str()) && !unlisted.contains(&key) {
+            if !listed.contains(key.as_str()) && seen.insert(key.clone()) {
                 unlisted.push(key);
             }
         }
@@ -455,15 +495,15 @@ impl Fitter<'_> {
 /// The property names an object can have on the page: its own and its branches'.
 fn property_names(map: &Map<String, Value>) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    let mut add = |schema: &Value| {
-        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+    let mut add = |props: Option<&Value>| {
+        if let Some(props) = props.and_then(Value::as_object) {
             names.extend(props.keys().cloned());
         }
     };
-    add(&Value::Object(map.clone()));
+    add(map.get("properties"));
     for key in ["anyOf", "oneOf", "allOf"] {
         for branch in map.get(key).and_then(Value::as_array).into_iter().flatten() {
-            add(branch);
+            add(branch.get("properties"));
         }
     }
     for dep in map
@@ -472,12 +512,10 @@ fn property_names(map: &Map<String, Value>) -> Vec<String> {
         .into_iter()
         .flat_map(|d| d.values())
     {
-        add(dep);
+        add(dep.get("properties"));
     }
     for key in ["then", "else"] {
-        if let Some(branch) = map.get(key) {
-            add(branch);
-        }
+        add(map.get(key).and_then(|branch| branch.get("properties")));
     }
     names
 }
