@@ -81,24 +81,21 @@ pub(super) async fn diagram(
     let Some(source) = s.diagrams.read().await.get(name).cloned() else {
         return diagrams::refusal(StatusCode::NOT_FOUND, "no served template has that name");
     };
-    let cached = s
-        .diagram_cache
-        .lock()
-        .expect("diagram cache lock")
-        .get(name, &source);
-    if let Some(rendered) = cached {
+    // The cache lock is held only for the look-up, never across an await.
+    let cached = || {
+        s.diagram_cache
+            .lock()
+            .expect("diagram cache lock")
+            .get(name, &source)
+    };
+    if let Some(rendered) = cached() {
         return diagrams::answer(&rendered, &headers);
     }
     let Ok(_permit) = s.diagram_renders.acquire().await else {
         return diagrams::refusal(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
     };
     // Another request may have drawn it while this one waited.
-    let cached = s
-        .diagram_cache
-        .lock()
-        .expect("diagram cache lock")
-        .get(name, &source);
-    if let Some(rendered) = cached {
+    if let Some(rendered) = cached() {
         return diagrams::answer(&rendered, &headers);
     }
     let job = source.clone();

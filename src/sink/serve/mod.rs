@@ -62,6 +62,17 @@ mod tests {
     use super::*;
     use crate::secrets::WebhookSecrets;
 
+    /// `request` with `Authorization: Bearer <token>` when there is a token.
+    fn with_token(
+        request: reqwest::RequestBuilder,
+        token: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        match token {
+            Some(t) => request.bearer_auth(t),
+            None => request,
+        }
+    }
+
     #[test]
     fn shards_are_stable_and_case_insensitive() {
         assert_eq!(shard_of("Greeting", 32), shard_of("greeting", 32));
@@ -144,13 +155,8 @@ mod tests {
         assert!(index.contains("http://x/catalog/shard-01.yaml") && !index.contains("shard-02"));
 
         // POST /sync wants the token, and coalesces.
-        let sync = |token: Option<&str>| {
-            let mut r = http.post(format!("{base}/sync"));
-            if let Some(t) = token {
-                r = r.bearer_auth(t);
-            }
-            r.send()
-        };
+        let sync =
+            |token: Option<&str>| with_token(http.post(format!("{base}/sync")), token).send();
         assert_eq!(sync(None).await.unwrap().status(), 401);
         assert_eq!(sync(Some("wrong")).await.unwrap().status(), 401);
         assert!(rx.try_recv().is_err());
@@ -390,14 +396,11 @@ mod tests {
         let event =
             r#"{"specversion": "1.0", "id": "1", "source": "s", "type": "ProcessDefinitionEvent"}"#;
         let post = |token: Option<&str>| {
-            let mut r = reqwest::Client::new()
+            let r = reqwest::Client::new()
                 .post(format!("{base}/events"))
                 .header("content-type", "application/cloudevents+json")
                 .body(event);
-            if let Some(t) = token {
-                r = r.bearer_auth(t);
-            }
-            r.send()
+            with_token(r, token).send()
         };
         assert_eq!(post(None).await.unwrap().status(), 401);
         assert_eq!(post(Some("nope")).await.unwrap().status(), 401);
