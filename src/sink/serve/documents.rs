@@ -36,13 +36,7 @@ pub(super) async fn shard(
 }
 
 fn document(doc: &ShardDoc, headers: &HeaderMap) -> Response {
-    let matches = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|t| t.trim() == doc.etag || t.trim() == "*")
-        });
+    let matches = diagrams::client_has(headers, &doc.etag);
     let mut builder = Response::builder()
         .header(header::ETAG, &doc.etag)
         .header(header::CACHE_CONTROL, "no-cache")
