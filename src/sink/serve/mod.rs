@@ -62,6 +62,14 @@ mod tests {
     use super::*;
     use crate::secrets::WebhookSecrets;
 
+    /// Serves `shared` on a free loopback port; returns the base URL.
+    async fn serve(shared: Arc<Shared>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router(shared)).await });
+        base
+    }
+
     /// `request` with `Authorization: Bearer <token>` when there is a token.
     fn with_token(
         request: reqwest::RequestBuilder,
@@ -109,10 +117,7 @@ mod tests {
             Some("s3cret".into()),
             None,
         ));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = router(shared.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let base = serve(shared.clone()).await;
         let http = reqwest::Client::new();
         let get = |path: &str| http.get(format!("{base}{path}")).send();
 
@@ -195,9 +200,7 @@ mod tests {
         let mut shared = Shared::new("http://x".into(), 4, tx, None, None);
         shared.forced_sync_min_interval = std::time::Duration::from_secs(600);
         let shared = Arc::new(shared);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, router(shared)).await });
+        let base = serve(shared).await;
         let http = reqwest::Client::new();
         let first = http.post(format!("{base}/sync")).send().await.unwrap();
         assert_eq!(first.status(), 202);
@@ -220,9 +223,7 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(1);
         let mut shared = Shared::new("http://x".into(), 4, tx, None, None);
         shared.events_token = Some("ev-token".into());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, router(Arc::new(shared))).await });
+        let base = serve(Arc::new(shared)).await;
         let r = reqwest::Client::new()
             .post(format!("{base}/events"))
             .header("content-type", "application/cloudevents+json")
@@ -254,10 +255,7 @@ mod tests {
             max_body_bytes,
         };
         let shared = Arc::new(shared);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = router(shared.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let base = serve(shared.clone()).await;
         (base, shared, rx)
     }
 
@@ -343,9 +341,7 @@ mod tests {
     async fn an_unconfigured_forge_is_not_served() {
         let (tx, _rx) = mpsc::channel(1);
         let shared = Arc::new(Shared::new("http://x".into(), 4, tx, None, None));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, router(shared)).await });
+        let base = serve(shared).await;
         let r = reqwest::Client::new()
             .post(format!("{base}/webhooks/github"))
             .body("{}")
@@ -390,9 +386,7 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(1);
         let mut shared = Shared::new("http://x".into(), 4, tx, None, None);
         shared.events_token = Some("ev-token".into());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, router(Arc::new(shared))).await });
+        let base = serve(Arc::new(shared)).await;
         let event =
             r#"{"specversion": "1.0", "id": "1", "source": "s", "type": "ProcessDefinitionEvent"}"#;
         let post = |token: Option<&str>| {
