@@ -18,7 +18,6 @@ mod process;
 #[path = "../tests/support/shared.rs"]
 mod shared;
 
-use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -87,11 +86,7 @@ async fn phase(default_stitching: bool) -> Option<String> {
     .unwrap()
     .expect("the benchmark needs the real catalog (Node.js and npm)");
     let tmp = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = process::free_port();
     let config = tmp.path().join("config.yaml");
     std::fs::write(
         &config,

@@ -19,7 +19,6 @@ mod generate;
 #[path = "support/process.rs"]
 mod process;
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -242,11 +241,7 @@ async fn daemon_run(binary: &str, dir: &Path, flows: &Path) -> Results {
     let catalog = start_catalog();
     let calls: Calls = Default::default();
     let proxy = recording_proxy(&catalog.base_url, calls.clone()).await;
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = process::free_port();
     let config = dir.join("config.yaml");
     std::fs::write(
         &config,

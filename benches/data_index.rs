@@ -18,7 +18,6 @@ mod shared;
 mod workflow_service;
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -71,11 +70,7 @@ async fn run() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = process::free_port();
     let config = dir.path().join("config.yaml");
     std::fs::write(
         &config,

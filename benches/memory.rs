@@ -39,11 +39,7 @@ fn main() {
         t0.elapsed().as_secs_f64()
     );
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = process::free_port();
     let config = tmp.path().join("config.yaml");
     std::fs::write(
         &config,

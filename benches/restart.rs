@@ -17,7 +17,6 @@ mod generate;
 #[path = "support/process.rs"]
 mod process;
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -96,11 +95,7 @@ async fn run(dir: &Path, flows: &Path) {
         ..Default::default()
     })
     .expect("the benchmark needs the real catalog (Node.js and npm)");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = process::free_port();
     let config = dir.join("config.yaml");
     std::fs::write(
         &config,

@@ -15,7 +15,6 @@ mod git_server;
 #[path = "support/process.rs"]
 mod process;
 
-use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -64,11 +63,7 @@ async fn run(
     http: &git_server::GitHttp,
     catalog: &Catalog,
 ) -> (f64, f64, f64) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = process::free_port();
     std::fs::write(tmp.path().join("git-token"), TOKEN).unwrap();
     std::fs::write(tmp.path().join("secret"), SECRET).unwrap();
     let url = http.url("flows");

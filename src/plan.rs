@@ -210,6 +210,36 @@ pub fn plan(published: &BTreeMap<String, String>, desired: &Entities, guard: Del
     p
 }
 
+/// Test fixture: the entities of bare workflows, one per `(id, name)`, all at `version`, mapped
+/// with the default options.
+#[cfg(test)]
+pub(crate) fn test_entities(
+    workflows: impl IntoIterator<Item = (String, Option<String>)>,
+    version: &str,
+) -> Entities {
+    use crate::entity::{MapOptions, map_all};
+    use crate::workflow::{Origin, Workflow};
+    let workflows: Vec<Workflow> = workflows
+        .into_iter()
+        .map(|(id, name)| Workflow {
+            id,
+            name,
+            description: None,
+            version: Some(version.into()),
+            annotations: vec![],
+            metadata: Default::default(),
+            input_schema: None,
+            origin: Origin::default(),
+            deployment: None,
+            graph: Default::default(),
+        })
+        .collect();
+    map_all(&workflows, &MapOptions::default())
+        .into_iter()
+        .map(|t| (t.metadata.name.clone(), Arc::new(Item::new(t))))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,25 +247,7 @@ mod tests {
     use crate::workflow::{Origin, Workflow};
 
     fn items(ids: &[&str], version: &str) -> Entities {
-        let workflows: Vec<Workflow> = ids
-            .iter()
-            .map(|id| Workflow {
-                id: id.to_string(),
-                name: None,
-                description: None,
-                version: Some(version.into()),
-                annotations: vec![],
-                metadata: Default::default(),
-                input_schema: None,
-                origin: Origin::default(),
-                deployment: None,
-                graph: Default::default(),
-            })
-            .collect();
-        map_all(&workflows, &MapOptions::default())
-            .into_iter()
-            .map(|t| (t.metadata.name.clone(), Arc::new(Item::new(t))))
-            .collect()
+        test_entities(ids.iter().map(|id| (id.to_string(), None)), version)
     }
 
     fn hashes(e: &Entities) -> BTreeMap<String, String> {

@@ -33,7 +33,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use catalog::{Catalog, Options};
-use daemon::{ConfigOpts, Daemon, Setup};
+use daemon::{ConfigOpts, Daemon, Setup, eventually};
 use orchestrator_provider::config::{Config, DirSourceConfig, SourceConfig};
 use orchestrator_provider::pipeline;
 use orchestrator_provider::sink::serve::shard_of;
@@ -95,25 +95,6 @@ async fn start_catalog(opts: Options) -> Option<Catalog> {
     tokio::task::spawn_blocking(move || Catalog::start_with(opts))
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
-}
-
-/// Polls `f` every 100 ms until it returns `Ok`; panics after `timeout` with the last `Err`.
-async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> (T, Duration)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, String>>,
-{
-    let t0 = Instant::now();
-    loop {
-        match f().await {
-            Ok(v) => return (v, t0.elapsed()),
-            Err(last) if t0.elapsed() >= timeout => panic!(
-                "timed out after {:.1} s waiting for {what}; last seen: {last}",
-                timeout.as_secs_f64()
-            ),
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
 }
 
 /// Waits until `d` has run `n` whole sync cycles after this call (a cycle in flight now does not

@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use daemon::eventually;
+use orchestrator_provider::telemetry::{CYCLE_IN_FLIGHT, DELETIONS_HELD};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -102,6 +104,18 @@ impl Plain {
 
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `GET <daemon>/<path>` as text, whatever the status.
+    async fn get_text(&self, path: &str) -> String {
+        client()
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 
     fn port(&self) -> u16 {
@@ -241,17 +255,18 @@ async fn probes_answer_when_connections_exceed_the_cap_under_a_low_open_file_lim
     drop(flood);
     drop(more);
     // Once the flood is gone, everything answers again.
-    let mut status = None;
-    for _ in 0..100 {
-        if let Ok(r) = http.get(format!("{}/status", d.url)).send().await
-            && r.status() == 200
-        {
-            status = Some(r.json::<Value>().await.unwrap());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let status = status.expect("/status answers again after the flood");
+    let (status, _) = eventually(
+        "/status to answer again after the flood",
+        Duration::from_secs(10),
+        || async {
+            match http.get(format!("{}/status", d.url)).send().await {
+                Ok(r) if r.status() == 200 => Ok(r.json::<Value>().await.unwrap()),
+                Ok(r) => Err(r.status().to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        },
+    )
+    .await;
     assert_eq!(status["ready"], true);
     let log = d.log();
     assert!(!log.contains("Too many open files"), "{log}");
@@ -325,12 +340,19 @@ async fn logs_written_to_a_file_carry_no_colour_codes() {
     let mut d = Plain::spawn("", "", "", &[], None);
     d.wait_ready().await;
     // A log line at INFO at least: the first snapshot.
-    let t0 = Instant::now();
-    while !d.log().contains("first snapshot published") && t0.elapsed() < Duration::from_secs(30) {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let log = d.log();
-    assert!(log.contains("first snapshot published"), "{log}");
+    let (log, _) = eventually(
+        "a log line saying the first snapshot was published",
+        Duration::from_secs(30),
+        || async {
+            let log = d.log();
+            if log.contains("first snapshot published") {
+                Ok(log)
+            } else {
+                Err(log)
+            }
+        },
+    )
+    .await;
     assert!(
         !log.contains('\u{1b}'),
         "escape codes in a log file:\n{log:?}"
@@ -438,25 +460,25 @@ async fn no_secret_reaches_status_logs_or_metrics_when_upstreams_echo_them() {
         let http = client();
         // Until every path has failed at least once: the catalog (adoption), the Data Index,
         // both repositories; each keeps failing every second.
-        let t0 = Instant::now();
-        let status = loop {
-            let status: Value = match http.get(format!("{}/status", d.url)).send().await {
-                Ok(r) => r.json().await.unwrap_or(Value::Null),
-                Err(_) => Value::Null,
-            };
-            let sources_failed = status["sources"]
-                .as_array()
-                .is_some_and(|s| s.iter().filter(|s| !s["lastError"].is_null()).count() >= 3);
-            if sources_failed && !status["catalog"]["lastError"].is_null() {
-                break status;
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(60),
-                "not every upstream failed within 60 s: {status}\n{}",
-                d.log()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        };
+        let (status, _) = eventually(
+            "every upstream to have failed",
+            Duration::from_secs(60),
+            || async {
+                let status: Value = match http.get(format!("{}/status", d.url)).send().await {
+                    Ok(r) => r.json().await.unwrap_or(Value::Null),
+                    Err(_) => Value::Null,
+                };
+                let sources_failed = status["sources"]
+                    .as_array()
+                    .is_some_and(|s| s.iter().filter(|s| !s["lastError"].is_null()).count() >= 3);
+                if sources_failed && !status["catalog"]["lastError"].is_null() {
+                    Ok(status)
+                } else {
+                    Err(format!("{status}\n{}", d.log()))
+                }
+            },
+        )
+        .await;
         // The echo did reach the errors (so the test can fail): the request line is in them.
         let catalog_error = status["catalog"]["lastError"].as_str().unwrap();
         assert!(
@@ -489,24 +511,8 @@ async fn no_secret_reaches_status_logs_or_metrics_when_upstreams_echo_them() {
             .body("{}")
             .send()
             .await;
-        let status_text = http
-            .get(format!("{}/status", d.url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let metrics = http
-            .get(format!("{}/metrics", d.url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert_clean("/status", &status_text);
-        assert_clean("/metrics", &metrics);
+        assert_clean("/status", &d.get_text("/status").await);
+        assert_clean("/metrics", &d.get_text("/metrics").await);
         assert_clean(&format!("the {format} log"), &d.log());
         assert!(
             d.log().contains("***"),
@@ -547,6 +553,27 @@ struct HangingProxy {
     hung: Arc<AtomicBool>,
 }
 
+/// Copies what `from` reads to `to`, holding each chunk while `hung` is set.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    hung: Arc<AtomicBool>,
+) {
+    let mut buf = vec![0u8; 16384];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        while hung.load(Ordering::Acquire) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
 async fn hanging_proxy(target: &str) -> HangingProxy {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -564,40 +591,9 @@ async fn hanging_proxy(target: &str) -> HangingProxy {
                 let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
                     return;
                 };
-                let (mut cr, mut cw) = client.into_split();
-                let (mut sr, mut sw) = server.into_split();
-                let h1 = hung.clone();
-                let up = async move {
-                    let mut buf = vec![0u8; 16384];
-                    loop {
-                        let n = match cr.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => n,
-                        };
-                        while h1.load(Ordering::Acquire) {
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                        }
-                        if sw.write_all(&buf[..n]).await.is_err() {
-                            return;
-                        }
-                    }
-                };
-                let down = async move {
-                    let mut buf = vec![0u8; 16384];
-                    loop {
-                        let n = match sr.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => n,
-                        };
-                        while hung.load(Ordering::Acquire) {
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                        }
-                        if cw.write_all(&buf[..n]).await.is_err() {
-                            return;
-                        }
-                    }
-                };
-                tokio::join!(up, down);
+                let (cr, cw) = client.into_split();
+                let (sr, sw) = server.into_split();
+                tokio::join!(pump(cr, sw, hung.clone()), pump(sr, cw, hung));
             });
         }
     });
@@ -626,54 +622,26 @@ async fn a_hung_catalog_shows_as_a_cycle_in_flight_is_cut_short_and_the_work_is_
         .replace("catalog:\n", "catalog:\n  cycleTimeout: 4s\n");
     std::fs::write(&config, text).unwrap();
     let d = daemon::Daemon::start(&config, port, &cat.token, "daemon").await;
-    let http = client();
-    let get_json = |path: &'static str| {
-        let http = http.clone();
-        let url = format!("{}{path}", d.url);
-        async move {
-            http.get(url)
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        }
-    };
-    let metric = |text: &str, name: &str| -> Option<f64> {
-        text.lines()
-            .find(|l| l.starts_with(name) && !l.starts_with('#'))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-    };
     // In step first.
-    let t0 = Instant::now();
-    loop {
-        let s = get_json("/status").await;
-        if s["catalog"]["state"] == "in-sync"
-            && cat
-                .get_entity("template", "default", "hello-world")
-                .await
-                .is_some()
-        {
-            break;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(60), "never in sync: {s}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let idle_metrics = http
-        .get(format!("{}/metrics", d.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(
-        metric(&idle_metrics, "orchestrator_provider_deletions_held"),
-        Some(0.0),
-        "{idle_metrics}"
-    );
+    eventually(
+        "the daemon in step with the catalog",
+        Duration::from_secs(60),
+        || async {
+            let s = d.status().await;
+            if s["catalog"]["state"] == "in-sync"
+                && cat
+                    .get_entity("template", "default", "hello-world")
+                    .await
+                    .is_some()
+            {
+                Ok(())
+            } else {
+                Err(s.to_string())
+            }
+        },
+    )
+    .await;
+    assert_eq!(d.series(DELETIONS_HELD).await, Some(0.0));
 
     // The catalog hangs; a workflow changes, so the next cycle has catalog work to do.
     proxy.hung.store(true, Ordering::Release);
@@ -686,18 +654,11 @@ async fn a_hung_catalog_shows_as_a_cycle_in_flight_is_cut_short_and_the_work_is_
     .unwrap();
 
     // While it hangs: /status shows the cycle in flight, the gauge counts its seconds.
-    let t0 = Instant::now();
-    let in_flight = loop {
-        let s = get_json("/status").await;
-        if s["cycle"]["inFlight"] == true && s["cycle"]["seconds"].as_f64().unwrap_or(0.0) >= 1.0 {
-            break s;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "no cycle seen in flight: {s}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let in_flight = d
+        .status_until("a cycle in flight", Duration::from_secs(30), |s| {
+            s["cycle"]["inFlight"] == true && s["cycle"]["seconds"].as_f64().unwrap_or(0.0) >= 1.0
+        })
+        .await;
     println!("in flight: {}", in_flight["cycle"]);
     assert!(in_flight["cycle"]["since"].as_str().is_some());
     assert!(
@@ -709,40 +670,29 @@ async fn a_hung_catalog_shows_as_a_cycle_in_flight_is_cut_short_and_the_work_is_
     );
     // The gauge counts the seconds of whichever cycle is hanging (a cycle cut short is followed
     // by the next, which hangs too).
-    let t0 = Instant::now();
-    loop {
-        let metrics = http
-            .get(format!("{}/metrics", d.url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let seconds = metric(&metrics, "orchestrator_provider_cycle_in_flight_seconds").unwrap();
-        if seconds >= 1.0 {
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "the in-flight gauge never reached 1 s: {metrics}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        "the in-flight gauge to reach 1 s",
+        Duration::from_secs(30),
+        || async {
+            let seconds = d
+                .series(CYCLE_IN_FLIGHT)
+                .await
+                .expect("the in-flight gauge is exported");
+            if seconds >= 1.0 {
+                Ok(())
+            } else {
+                Err(format!("{seconds} s"))
+            }
+        },
+    )
+    .await;
 
     // The bound cuts it short, and says so.
-    let t0 = Instant::now();
-    let cut = loop {
-        let s = get_json("/status").await;
-        if s["lastSync"]["cutShort"].is_string() {
-            break s;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "the cycle was never cut short: {s}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let cut = d
+        .status_until("the cycle cut short", Duration::from_secs(30), |s| {
+            s["lastSync"]["cutShort"].is_string()
+        })
+        .await;
     assert_eq!(cut["catalog"]["state"], "failing", "{cut}");
     assert!(
         cut["catalog"]["lastError"]
@@ -754,40 +704,26 @@ async fn a_hung_catalog_shows_as_a_cycle_in_flight_is_cut_short_and_the_work_is_
 
     // The catalog answers again: the next cycle does the work that was cut.
     proxy.hung.store(false, Ordering::Release);
-    let t0 = Instant::now();
-    loop {
-        let e = cat.get_entity("template", "default", "hello-world").await;
-        if e.as_ref()
-            .is_some_and(|e| e["metadata"]["title"] == "Hello hung world")
-        {
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "the cut work was not retried: {e:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let t0 = Instant::now();
-    loop {
-        let s = get_json("/status").await;
-        if s["catalog"]["state"] == "in-sync" && s["cycle"]["inFlight"] == false {
-            break;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(30), "{s}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let metrics = http
-        .get(format!("{}/metrics", d.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(
-        metric(&metrics, "orchestrator_provider_cycle_in_flight_seconds"),
-        Some(0.0),
-        "{metrics}"
-    );
+    eventually(
+        "the cut work to be retried",
+        Duration::from_secs(60),
+        || async {
+            let e = cat.get_entity("template", "default", "hello-world").await;
+            if e.as_ref()
+                .is_some_and(|e| e["metadata"]["title"] == "Hello hung world")
+            {
+                Ok(())
+            } else {
+                Err(format!("{e:?}"))
+            }
+        },
+    )
+    .await;
+    d.status_until(
+        "the daemon in step again, no cycle in flight",
+        Duration::from_secs(30),
+        |s| s["catalog"]["state"] == "in-sync" && s["cycle"]["inFlight"] == false,
+    )
+    .await;
+    assert_eq!(d.series(CYCLE_IN_FLIGHT).await, Some(0.0));
 }

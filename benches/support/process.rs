@@ -25,6 +25,15 @@ impl Drop for Daemon {
     }
 }
 
+/// A port that was free on 127.0.0.1 a moment ago (for the daemon's `server.listen`).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Milliseconds per clock tick of `/proc/<pid>/stat` (USER_HZ is 100 on Linux).
 pub const TICK_MS: f64 = 10.0;
 

@@ -129,15 +129,18 @@ impl Cache {
     }
 }
 
-/// The answer for a rendered diagram: 200 with the SVG, or 304 when the client has it.
-pub fn answer(rendered: &Rendered, headers: &HeaderMap) -> Response {
-    let matches = headers
+/// Whether the request's `If-None-Match` names `etag` (or is `*`): the client has it, 304.
+/// Shared by every document the daemon serves with an ETag (shards, the index, diagrams).
+pub fn client_has(headers: &HeaderMap, etag: &str) -> bool {
+    headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|t| t.trim() == rendered.etag || t.trim() == "*")
-        });
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+}
+
+/// The answer for a rendered diagram: 200 with the SVG, or 304 when the client has it.
+pub fn answer(rendered: &Rendered, headers: &HeaderMap) -> Response {
+    let matches = client_has(headers, &rendered.etag);
     let builder = protected(Response::builder())
         .header(header::ETAG, &rendered.etag)
         .header(header::CACHE_CONTROL, "no-cache")

@@ -144,28 +144,12 @@ fn load_legacy(dir: &Path) -> Entities {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entity::{MapOptions, map_all};
-    use crate::workflow::{Origin, Workflow};
 
     fn entities(n: usize) -> Entities {
-        let workflows: Vec<Workflow> = (0..n)
-            .map(|i| Workflow {
-                id: format!("w{i}"),
-                name: Some(format!("Workflow {i}")),
-                description: None,
-                version: Some("1.0".into()),
-                annotations: vec![],
-                metadata: Default::default(),
-                input_schema: None,
-                origin: Origin::default(),
-                deployment: None,
-                graph: Default::default(),
-            })
-            .collect();
-        map_all(&workflows, &MapOptions::default())
-            .into_iter()
-            .map(|t| (t.metadata.name.clone(), Arc::new(Item::new(t))))
-            .collect()
+        crate::plan::test_entities(
+            (0..n).map(|i| (format!("w{i}"), Some(format!("Workflow {i}")))),
+            "1.0",
+        )
     }
 
     #[test]

@@ -51,6 +51,26 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Polls `f` every 100 ms until it returns `Ok`; panics after `timeout` naming `what`, with the
+/// last `Err` (what was seen instead). Returns the value and how long it took.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> (T, Duration)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let t0 = Instant::now();
+    loop {
+        match f().await {
+            Ok(v) => return (v, t0.elapsed()),
+            Err(last) if t0.elapsed() >= timeout => panic!(
+                "timed out after {:.1} s waiting for {what}; last seen: {last}",
+                timeout.as_secs_f64()
+            ),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
 /// A temp folder holding `flows/` (a copy of the fixtures), config files and daemon logs.
 pub struct Setup {
     pub dir: tempfile::TempDir,
@@ -255,6 +275,31 @@ impl Daemon {
     pub async fn status(&self) -> Value {
         let text = self.get_text("/status").await;
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("/status is not JSON ({e}): {text}"))
+    }
+
+    /// Polls `GET /status` (see [`eventually`]) until `done` holds for it; returns that status.
+    pub async fn status_until(
+        &self,
+        what: &str,
+        timeout: Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        eventually(what, timeout, || async {
+            let s = self.status().await;
+            if done(&s) { Ok(s) } else { Err(s.to_string()) }
+        })
+        .await
+        .0
+    }
+
+    /// The value of one series of `GET /metrics`, written exactly as exported
+    /// (`name{label="value"}`, or just `name`); `None` when it is not exported.
+    pub async fn series(&self, series: &str) -> Option<f64> {
+        let prefix = format!("{series} ");
+        self.get_text("/metrics")
+            .await
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix)?.parse().ok())
     }
 
     /// The sum of every series of the metric `name` in `GET /metrics` (0 when it has none yet).

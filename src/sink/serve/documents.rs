@@ -36,13 +36,7 @@ pub(super) async fn shard(
 }
 
 fn document(doc: &ShardDoc, headers: &HeaderMap) -> Response {
-    let matches = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|t| t.trim() == doc.etag || t.trim() == "*")
-        });
+    let matches = diagrams::client_has(headers, &doc.etag);
     let mut builder = Response::builder()
         .header(header::ETAG, &doc.etag)
         .header(header::CACHE_CONTROL, "no-cache")
@@ -81,24 +75,21 @@ pub(super) async fn diagram(
     let Some(source) = s.diagrams.read().await.get(name).cloned() else {
         return diagrams::refusal(StatusCode::NOT_FOUND, "no served template has that name");
     };
-    let cached = s
-        .diagram_cache
-        .lock()
-        .expect("diagram cache lock")
-        .get(name, &source);
-    if let Some(rendered) = cached {
+    // The cache lock is held only for the look-up, never across an await.
+    let cached = || {
+        s.diagram_cache
+            .lock()
+            .expect("diagram cache lock")
+            .get(name, &source)
+    };
+    if let Some(rendered) = cached() {
         return diagrams::answer(&rendered, &headers);
     }
     let Ok(_permit) = s.diagram_renders.acquire().await else {
         return diagrams::refusal(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
     };
     // Another request may have drawn it while this one waited.
-    let cached = s
-        .diagram_cache
-        .lock()
-        .expect("diagram cache lock")
-        .get(name, &source);
-    if let Some(rendered) = cached {
+    if let Some(rendered) = cached() {
         return diagrams::answer(&rendered, &headers);
     }
     let job = source.clone();

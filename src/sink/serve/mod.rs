@@ -62,6 +62,25 @@ mod tests {
     use super::*;
     use crate::secrets::WebhookSecrets;
 
+    /// Serves `shared` on a free loopback port; returns the base URL.
+    async fn serve(shared: Arc<Shared>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router(shared)).await });
+        base
+    }
+
+    /// `request` with `Authorization: Bearer <token>` when there is a token.
+    fn with_token(
+        request: reqwest::RequestBuilder,
+        token: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        match token {
+            Some(t) => request.bearer_auth(t),
+            None => request,
+        }
+    }
+
     #[test]
     fn shards_are_stable_and_case_insensitive() {
         assert_eq!(shard_of("Greeting", 32), shard_of("greeting", 32));
@@ -98,10 +117,7 @@ mod tests {
             Some("s3cret".into()),
             None,
         ));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = router(shared.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let base = serve(shared.clone()).await;
         let http = reqwest::Client::new();
         let get = |path: &str| http.get(format!("{base}{path}")).send();
 
@@ -144,13 +160,8 @@ mod tests {
         assert!(index.contains("http://x/catalog/shard-01.yaml") && !index.contains("shard-02"));
 
         // POST /sync wants the token, and coalesces.
-        let sync = |token: Option<&str>| {
-            let mut r = http.post(format!("{base}/sync"));
-            if let Some(t) = token {
-                r = r.bearer_auth(t);
-            }
-            r.send()
-        };
+        let sync =
+            |token: Option<&str>| with_token(http.post(format!("{base}/sync")), token).send();
         assert_eq!(sync(None).await.unwrap().status(), 401);
         assert_eq!(sync(Some("wrong")).await.unwrap().status(), 401);
         assert!(rx.try_recv().is_err());
@@ -189,9 +200,7 @@ mod tests {
         let mut shared = Shared::new("http://x".into(), 4, tx, None, None);
         shared.forced_sync_min_interval = std::time::Duration::from_secs(600);
         let shared = Arc::new(shared);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, router(shared)).await });
+        let base = serve(shared).await;
         let http = reqwest::Client::new();
         let first = http.post(format!("{base}/sync")).send().await.unwrap();
         assert_eq!(first.status(), 202);
@@ -214,9 +223,7 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(1);
         let mut shared = Shared::new("http://x".into(), 4, tx, None, None);
         shared.events_token = Some("ev-token".into());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, router(Arc::new(shared))).await });
+        let base = serve(Arc::new(shared)).await;
         let r = reqwest::Client::new()
             .post(format!("{base}/events"))
             .header("content-type", "application/cloudevents+json")
@@ -248,10 +255,7 @@ mod tests {
             max_body_bytes,
         };
         let shared = Arc::new(shared);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = router(shared.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let base = serve(shared.clone()).await;
         (base, shared, rx)
     }
 
@@ -337,9 +341,7 @@ mod tests {
     async fn an_unconfigured_forge_is_not_served() {
         let (tx, _rx) = mpsc::channel(1);
         let shared = Arc::new(Shared::new("http://x".into(), 4, tx, None, None));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, router(shared)).await });
+        let base = serve(shared).await;
         let r = reqwest::Client::new()
             .post(format!("{base}/webhooks/github"))
             .body("{}")
@@ -384,20 +386,15 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(1);
         let mut shared = Shared::new("http://x".into(), 4, tx, None, None);
         shared.events_token = Some("ev-token".into());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, router(Arc::new(shared))).await });
+        let base = serve(Arc::new(shared)).await;
         let event =
             r#"{"specversion": "1.0", "id": "1", "source": "s", "type": "ProcessDefinitionEvent"}"#;
         let post = |token: Option<&str>| {
-            let mut r = reqwest::Client::new()
+            let r = reqwest::Client::new()
                 .post(format!("{base}/events"))
                 .header("content-type", "application/cloudevents+json")
                 .body(event);
-            if let Some(t) = token {
-                r = r.bearer_auth(t);
-            }
-            r.send()
+            with_token(r, token).send()
         };
         assert_eq!(post(None).await.unwrap().status(), 401);
         assert_eq!(post(Some("nope")).await.unwrap().status(), 401);
