@@ -402,16 +402,25 @@ async fn edited_workflow_updates_its_template_in_place() {
     }
 }
 
+/// The diagram link is followed as a browser follows it: through the proxy route of
+/// `deploy/backstage/app-config.yaml` in the real catalog, without a token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_template_links_to_its_diagram_which_changes_with_its_workflow() {
+async fn a_template_links_to_its_diagram_through_the_backstage_proxy_which_follows_edits() {
     let _slot = slot();
-    let Some(cat) = start_catalog(Options::default()).await else {
+    let port = daemon::free_port();
+    // The snippet's daemon host (reading.allow and the proxy target): this daemon, as it is
+    // the Service in a cluster.
+    let Some(cat) = start_catalog(Options {
+        daemon_host: Some(format!("127.0.0.1:{port}")),
+        ..Options::default()
+    })
+    .await
+    else {
         return;
     };
     let setup = Setup::new(&cat.base_url, &cat.token);
-    let port = daemon::free_port();
-    // What a browser would be given: here the daemon itself, as a proxy route would forward.
-    let browser_base = format!("http://127.0.0.1:{port}");
+    // What a browser is given: the proxy route, as the overlays' diagrams.baseUrl sets it.
+    let browser_base = format!("{}/api/proxy/orchestrator-provider", cat.base_url);
     let (config, port) = setup.write_config(&ConfigOpts {
         port: Some(port),
         extra_config: format!("diagrams:\n  baseUrl: {browser_base}\n"),
@@ -496,6 +505,76 @@ async fn a_template_links_to_its_diagram_which_changes_with_its_workflow() {
         .await
         .unwrap();
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+
+    // Nothing else of the daemon is reachable through the route. Directly these answer:
+    let daemon_url = format!("http://127.0.0.1:{port}");
+    let shard = format!("/catalog/shard-{:02}.yaml", shard_of("hello-world", SHARDS));
+    for path in ["/status", shard.as_str()] {
+        let (status, text) = get_as_written(port, path).await;
+        assert_eq!(status, 200, "{daemon_url}{path} directly: {text}");
+    }
+    assert!(
+        get_as_written(port, &shard)
+            .await
+            .1
+            .contains("name: hello-world")
+    );
+    // Through the proxy, by another prefix or by `..` (sent as written: HTTP clients and
+    // browsers remove `..` and `%2e%2e` segments before sending), they do not.
+    let route = "/api/proxy/orchestrator-provider";
+    for tail in ["/status", &shard] {
+        for path in [
+            format!("{route}{tail}"),
+            format!("{route}/diagrams/..{tail}"),
+            format!("{route}/diagrams/%2e%2e{tail}"),
+            format!("{route}/diagrams/..%2f{}", &tail[1..]),
+            format!("{route}/diagrams/%2E%2E%2F{}", &tail[1..]),
+        ] {
+            let (status, text) = get_as_written(cat.port, &path).await;
+            assert!(
+                (400..500).contains(&status)
+                    && !text.contains("hello-world")
+                    && !text.contains("\"cycle\""),
+                "{path} through the proxy: {text}"
+            );
+        }
+    }
+    // Only GET: the daemon answers a POST on a diagram with 405; the proxy does not pass it on.
+    let post = |url: String| http.post(url).body("<svg/>").send();
+    assert_eq!(
+        post(format!("{daemon_url}/diagrams/hello-world.svg"))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    let refused = post(url.clone()).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND, "POST {url}");
+}
+
+/// `GET path` on `127.0.0.1:port` with the path sent byte for byte as written; the status
+/// and the whole response (head and body).
+async fn get_as_written(port: u16, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        let head =
+            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+        s.write_all(head.as_bytes()).await?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).await?;
+        std::io::Result::Ok(String::from_utf8_lossy(&raw).into_owned())
+    };
+    let text = tokio::time::timeout(VISIBLE, exchange)
+        .await
+        .unwrap_or_else(|_| panic!("GET {path} on port {port}: no answer within {VISIBLE:?}"))
+        .unwrap_or_else(|e| panic!("GET {path} on port {port}: {e}"));
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("GET {path} on port {port}: no status line in {text:?}"));
+    (status, text)
 }
 
 /// A workflow whose template lands in the same shard as `name`.

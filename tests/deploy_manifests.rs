@@ -499,27 +499,89 @@ fn ports_paths_and_configuration_of_every_deployment_are_the_daemons() {
     }
 }
 
+/// `deploy/backstage/app-config.yaml`, as YAML.
+fn backstage_snippet() -> Value {
+    let path = manifests::deploy_dir().join("backstage/app-config.yaml");
+    serde_saphyr::from_str(&std::fs::read_to_string(&path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// What a cluster gets of a Backstage configuration value unless it sets the variables:
+/// every `${VAR:-default}` replaced by its default.
+fn defaults_of(value: &str) -> String {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        let end = start + rest[start..].find('}').expect("unclosed ${");
+        let (_, default) = rest[start + 2..end]
+            .split_once(":-")
+            .unwrap_or_else(|| panic!("{value}: ${{...}} without a default"));
+        out.push_str(&rest[..start]);
+        out.push_str(default);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[test]
 fn the_backstage_snippet_allows_reading_the_daemons_public_url() {
-    let snippet: Value = serde_saphyr::from_str(
-        &std::fs::read_to_string(manifests::deploy_dir().join("backstage/app-config.yaml"))
-            .unwrap(),
-    )
-    .unwrap();
-    // `${VAR:-default}`: the default is what a cluster gets unless it sets VAR.
-    let allowed = text(&snippet, "/backend/reading/allow/0/host");
-    let default = allowed
-        .strip_prefix("${")
-        .and_then(|s| s.strip_suffix('}'))
-        .and_then(|s| s.split_once(":-"))
-        .map_or(allowed, |(_, d)| d);
+    let snippet = backstage_snippet();
+    let allowed = defaults_of(text(&snippet, "/backend/reading/allow/0/host"));
     for dir in DEPLOYMENTS {
         let d = deployed(dir);
         let public = text(&d.config, "/server/publicBaseUrl");
         assert_eq!(
             public.strip_prefix("http://"),
-            Some(default),
+            Some(allowed.as_str()),
             "{dir}: backend.reading.allow does not name {public}"
         );
     }
+}
+
+#[test]
+fn the_overlays_link_diagrams_to_the_snippets_proxy_route_which_reaches_only_the_daemons_diagrams()
+{
+    let snippet = backstage_snippet();
+    let endpoints = snippet
+        .pointer("/proxy/endpoints")
+        .and_then(Value::as_object)
+        .expect("deploy/backstage/app-config.yaml has no proxy.endpoints");
+    assert_eq!(endpoints.len(), 1, "one route: {endpoints:?}");
+    let (route, endpoint) = endpoints.iter().next().unwrap();
+    // The proxy forwards `/api/proxy<route>/<rest>` to `<target>/<rest>`: the route and the
+    // target both end in the daemon's diagram path, so nothing else of the daemon is reached.
+    assert!(route.ends_with("/diagrams"), "{route}");
+    let target = text(endpoint, "/target");
+    assert!(
+        target.contains("${ORCHESTRATOR_PROVIDER_HOST:-"),
+        "the proxy target must take the daemon's host from where backend.reading.allow does: {target}"
+    );
+    assert_eq!(endpoint["allowedMethods"], serde_json::json!(["GET"]));
+    assert_eq!(
+        text(endpoint, "/credentials"),
+        "dangerously-allow-unauthenticated",
+        "a link opened in a browser tab carries no Backstage token"
+    );
+    let mut overlays = 0;
+    for dir in DEPLOYMENTS {
+        let d = deployed(dir);
+        let public = text(&d.config, "/server/publicBaseUrl");
+        assert_eq!(
+            defaults_of(target),
+            format!("{public}/diagrams"),
+            "{dir}: the proxy route does not reach the daemon's Service"
+        );
+        if !dir.starts_with("overlays/") {
+            continue;
+        }
+        overlays += 1;
+        // Links read `<diagrams.baseUrl>/diagrams/<name>.svg`.
+        let base = text(&d.config, "/diagrams/baseUrl");
+        assert!(
+            format!("{base}/diagrams").ends_with(&format!("/api/proxy{route}")),
+            "{dir}: diagrams.baseUrl {base} is not the proxy route {route}"
+        );
+    }
+    assert!(overlays >= 2);
 }

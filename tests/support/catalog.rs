@@ -74,6 +74,10 @@ pub struct Options {
     /// The catalog's own stitching poll (1 s) instead of the tests' 100 ms
     /// (`tests/e2e/backstage/app-config.test-stitching.yaml`).
     pub default_stitching: bool,
+    /// `host:port` of the one daemon the catalog may read from and proxies diagrams to
+    /// (`ORCHESTRATOR_PROVIDER_HOST` of `deploy/backstage/app-config.yaml`); default any
+    /// loopback port may be read and the diagram proxy route is left out.
+    pub daemon_host: Option<String>,
 }
 
 /// A running real Backstage catalog. Stopped by `Drop` (or [`Catalog::stop`]).
@@ -259,6 +263,10 @@ impl Catalog {
             match &opts.db_dir {
                 Some(d) => cmd.env("BACKSTAGE_DB_DIR", d),
                 None => cmd.env_remove("BACKSTAGE_DB_DIR"),
+            };
+            match &opts.daemon_host {
+                Some(h) => cmd.env("ORCHESTRATOR_PROVIDER_HOST", h),
+                None => cmd.env_remove("ORCHESTRATOR_PROVIDER_HOST"),
             };
             let t0 = Instant::now();
             let out = cmd.output().expect("run start.sh");

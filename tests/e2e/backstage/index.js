@@ -1,4 +1,4 @@
-// Real Backstage backend, catalog only (+ kind: Template support), used as a
+// Real Backstage backend, catalog only (+ kind: Template support, + the proxy), used as a
 // test peer by the Rust integration tests (tests/support/catalog.rs).
 // Plain CommonJS, no TypeScript build. Start it with ./start.sh, which cd's
 // here and passes `--config app-config.yaml` (plus the test-only
@@ -58,6 +58,9 @@ backend.add(
   import('@backstage/plugin-catalog-backend-module-scaffolder-entity-model'),
 );
 backend.add(logProcessingErrors);
+// The proxy (under /api/proxy): deploy/backstage/app-config.yaml routes the daemon's
+// workflow diagrams through it.
+backend.add(import('@backstage/plugin-proxy-backend'));
 
 backend.start().catch(err => {
   console.error('backend failed to start', err);

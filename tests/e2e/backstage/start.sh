@@ -14,6 +14,9 @@
 #   BACKSTAGE_STITCHING          `test` (default): also load app-config.test-stitching.yaml
 #                                (stitcher polls every 100 ms); `default`: the catalog's own 1 s
 #   BACKSTAGE_WATCH_PID          backend exits when this pid is gone (see index.js)
+#   ORCHESTRATOR_PROVIDER_HOST   host:port of the one daemon this catalog may read from and
+#                                proxy diagrams to (deploy/backstage/app-config.yaml); default
+#                                127.0.0.1:1-65535: any loopback port may be read, no proxy
 #   READY_TIMEOUT                seconds to wait for readiness (default 120)
 # Relative paths are taken relative to the caller's cwd.
 # Exit 0 when ready (prints "ready: <url> after <s> s"); non-zero with the log tail otherwise.
@@ -54,9 +57,12 @@ if [[ -f $PIDFILE ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
 fi
 
 # The configuration: the test-only base, the documented Backstage snippet of deploy/ (its token
-# and its reading.allow from the environment: every daemon of the tests listens on a loopback
-# port of its own), plus the test-only stitching interval unless asked not to.
-export ORCHESTRATOR_PROVIDER_TOKEN=$TOKEN ORCHESTRATOR_PROVIDER_HOST=127.0.0.1:1-65535
+# and its daemon host from the environment: every daemon of the tests listens on a loopback
+# port of its own), plus the test-only stitching interval unless asked not to. The default
+# host, a port range, is fine for backend.reading.allow but no URL: the snippet's proxy route
+# is then skipped (proxy.skipInvalidProxies in the test-only base).
+export ORCHESTRATOR_PROVIDER_TOKEN=$TOKEN
+export ORCHESTRATOR_PROVIDER_HOST=${ORCHESTRATOR_PROVIDER_HOST:-127.0.0.1:1-65535}
 CONFIG=(--config app-config.yaml --config ../../../deploy/backstage/app-config.yaml)
 case ${BACKSTAGE_STITCHING:-test} in
   test) CONFIG+=(--config app-config.test-stitching.yaml) ;;
