@@ -371,7 +371,10 @@ fn forbidden() -> Vec<(String, String)> {
 
 /// A server that answers every request 500 with the request's head in a Backstage-shaped
 /// error body, followed by every configured secret in every form (an upstream that echoes
-/// whatever it was sent or knows: the daemon must take all of it out). Returns its base URL.
+/// whatever it was sent or knows: the daemon must take all of it out). Under `/shape/` it is
+/// a Data Index that answers 200: its capabilities, and the same echo where the list of
+/// `ProcessDefinitions` should be (a parser quotes a value of the wrong type in full). Returns
+/// its base URL.
 async fn echoing_upstream() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -393,10 +396,21 @@ async fn echoing_upstream() -> String {
                 }
                 let text = String::from_utf8_lossy(&head).into_owned();
                 let message = format!("{text}\nalso seen: {}", known.join(" "));
-                let body =
-                    serde_json::json!({"error": {"name": "Echo", "message": message}}).to_string();
+                let (status, body) = if text.starts_with("POST /shape/") {
+                    let fields = serde_json::json!([{"name": "ProcessDefinitions", "args": []}]);
+                    let body = serde_json::json!({"data": {
+                        "__schema": {"queryType": {"fields": fields}},
+                        "definition": {"fields": [{"name": "id"}]},
+                        "argument": null,
+                        "ProcessDefinitions": message,
+                    }});
+                    ("200 OK", body.to_string())
+                } else {
+                    let body = serde_json::json!({"error": {"name": "Echo", "message": message}});
+                    ("500 Internal Server Error", body.to_string())
+                };
                 let response = format!(
-                    "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                     body.len()
                 );
                 let _ = socket.write_all(response.as_bytes()).await;
@@ -428,9 +442,11 @@ async fn no_secret_reaches_status_logs_or_metrics_when_upstreams_echo_them() {
              sync:\n  interval: 1s\n  triggerTokenEnv: SYNC_TOKEN\n\
              logging:\n  format: {format}\n  level: debug\n"
         );
-        // A Data Index and two git repositories on the echoing upstream too.
+        // Two Data Indexes (one failing, one answering 200 with the wrong shape) and two git
+        // repositories on the echoing upstream too.
         let sources = format!(
             "  - type: dataIndex\n    url: {upstream}\n    auth: {{tokenEnv: DI_TOKEN}}\n    interval: 1s\n\
+             \x20 - type: dataIndex\n    url: {upstream}/shape\n    auth: {{tokenEnv: DI_TOKEN}}\n    interval: 1s\n\
              \x20 - type: git\n    url: {upstream}/repo.git\n    auth: {{tokenEnv: GIT_TOKEN}}\n    interval: 1s\n    timeout: 5s\n\
              \x20 - type: git\n    url: http://someone:url-pw-0b1c@{host}/other.git\n    interval: 1s\n    timeout: 5s\n"
         );
@@ -446,7 +462,7 @@ async fn no_secret_reaches_status_logs_or_metrics_when_upstreams_echo_them() {
             };
             let sources_failed = status["sources"]
                 .as_array()
-                .is_some_and(|s| s.iter().filter(|s| !s["lastError"].is_null()).count() >= 3);
+                .is_some_and(|s| s.iter().filter(|s| !s["lastError"].is_null()).count() >= 4);
             if sources_failed && !status["catalog"]["lastError"].is_null() {
                 break status;
             }
@@ -463,14 +479,19 @@ async fn no_secret_reaches_status_logs_or_metrics_when_upstreams_echo_them() {
             catalog_error.contains("GET /api/catalog"),
             "{catalog_error}"
         );
-        let di_error = status["sources"]
+        let di_errors: Vec<String> = status["sources"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|s| s["type"] == "dataIndex")
+            .filter(|s| s["type"] == "dataIndex")
             .map(|s| s["lastError"].to_string())
-            .unwrap();
-        assert!(di_error.contains("POST /graphql"), "{di_error}");
+            .collect();
+        assert!(di_errors[0].contains("POST /graphql"), "{di_errors:?}");
+        assert!(
+            di_errors[1].contains("unexpected shape")
+                && di_errors[1].contains("POST /shape/graphql"),
+            "{di_errors:?}"
+        );
         // Wrong tokens on the guarded endpoints (their refusals are logged).
         let _ = http
             .post(format!("{}/sync", d.url))
@@ -535,6 +556,63 @@ fn credentials_in_the_catalog_url_are_a_configuration_error_that_does_not_show_t
     assert!(stderr.contains("catalog.baseUrl"), "{stderr}");
     assert!(stderr.contains("must not carry credentials"), "{stderr}");
     assert!(!stderr.contains("hunter2-pw"), "{stderr}");
+}
+
+#[test]
+fn a_mistyped_value_in_the_configuration_is_quoted_without_the_password_of_its_url() {
+    // serde quotes a value of the wrong type in full: a URL with credentials in the wrong place.
+    let cases = [
+        (
+            "catalog: http://admin:cat-pw-1f2e@127.0.0.1:7007\n",
+            "`catalog`",
+            "cat-pw-1f2e",
+        ),
+        (
+            "sources:\n  - type: git\n    url: https://example.com/r.git\n    depth: https://u:git-pw-3a4b@example.com/r.git\n",
+            "`sources[0]`",
+            "git-pw-3a4b",
+        ),
+        (
+            "sources: https://u:src-pw-5c6d@example.com/r.git\n",
+            "`sources`",
+            "src-pw-5c6d",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (yaml, key, password)) in cases.iter().enumerate() {
+        let config = dir.path().join(format!("config-{i}.yaml"));
+        std::fs::write(&config, yaml).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_orchestrator-provider"))
+            .args(["run", "--config"])
+            .arg(&config)
+            .env_remove("ORCHESTRATOR_PROVIDER__CATALOG")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{yaml}: {stderr}");
+        assert!(stderr.contains(key), "{yaml}: {stderr}");
+        assert!(stderr.contains("***@"), "{yaml}: {stderr}");
+        assert!(!stderr.contains(password), "{yaml}: {stderr}");
+    }
+    // The same from the environment.
+    let config = dir.path().join("empty.yaml");
+    std::fs::write(&config, "").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_orchestrator-provider"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .env(
+            "ORCHESTRATOR_PROVIDER__CATALOG",
+            "http://admin:env-pw-7e8f@h:1",
+        )
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("ORCHESTRATOR_PROVIDER__CATALOG"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("env-pw-7e8f"), "{stderr}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -256,7 +256,7 @@ impl DataIndexSource {
                     Some(&id),
                     format!(
                         "input schema from {}: {reason}; the template is published without a form (asked again in {} minutes or when the definition changes)",
-                        management_url(&url, &id),
+                        without_userinfo(&management_url(&url, &id)),
                         SCHEMA_RETRY.as_secs() / 60
                     ),
                 )),
@@ -410,7 +410,7 @@ async fn fetch_input_schema_once(http: &reqwest::Client, url: &str) -> Result<Va
     let body: Value = response
         .json()
         .await
-        .map_err(|e| format!("the answer is not JSON ({e})"))?;
+        .map_err(|e| crate::redact::text(&format!("the answer is not JSON ({e})")))?;
     match body.get("inputSchema") {
         Some(schema @ Value::Object(_)) => Ok(schema.clone()),
         Some(Value::Null) | None => Err("the answer has no `inputSchema`".into()),
