@@ -317,6 +317,99 @@ async fn slowloris_idle_and_stalled_connections_are_closed() {
     assert_eq!(r.status(), 200);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_trickled_a_byte_at_a_time_is_cut_at_the_body_deadline() {
+    // A byte every second keeps the idle timer (5 s) from ever firing: only a deadline for the
+    // whole body ends it.
+    let mut d = Plain::spawn(
+        "  headerReadTimeout: 2s\n  idleTimeout: 5s\n  bodyReadTimeout: 3s\n",
+        "",
+        "",
+        &[],
+        None,
+    );
+    d.wait_ready().await;
+    let port = d.port();
+    let bound = Duration::from_secs(30);
+
+    let mut trickle = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    trickle
+        .write_all(b"POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/cloudevents+json\r\nContent-Length: 100000\r\n\r\n{")
+        .unwrap();
+    let mut answer = Vec::new();
+    trickle
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let t0 = Instant::now();
+    let mut closed = false;
+    let mut buf = [0u8; 4096];
+    while t0.elapsed() < bound {
+        match trickle.read(&mut buf) {
+            Ok(0) => {
+                closed = true;
+                break;
+            }
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                // The server may close while a byte is on its way: a failed write ends it too.
+                if trickle.write_all(b" ").is_err() {
+                    closed = true;
+                    break;
+                }
+            }
+            Err(_) => {
+                closed = true;
+                break;
+            }
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        closed,
+        "a trickled body kept its connection open {bound:?}: {answer}"
+    );
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("server.bodyReadTimeout"), "{answer}");
+
+    // The deadline is per request: a kept-alive connection whose requests each arrive in time
+    // serves them all, longer in total than the deadline.
+    let mut kept = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    kept.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let event = br#"{"specversion":"1.0","id":"1","source":"s","type":"Other"}"#;
+    let t0 = Instant::now();
+    for i in 0..4 {
+        let head = format!(
+            "POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/cloudevents+json\r\nContent-Length: {}\r\n\r\n",
+            event.len()
+        );
+        kept.write_all(head.as_bytes()).unwrap();
+        // The body in two pieces, a second apart (well within the deadline).
+        kept.write_all(&event[..10]).unwrap();
+        std::thread::sleep(Duration::from_secs(1));
+        kept.write_all(&event[10..]).unwrap();
+        let mut response = Vec::new();
+        while !String::from_utf8_lossy(&response).contains("not a ProcessDefinitionEvent") {
+            let n = kept
+                .read(&mut buf)
+                .unwrap_or_else(|e| panic!("request {i}: {e}"));
+            assert!(n > 0, "request {i}: the connection was closed");
+            response.extend_from_slice(&buf[..n]);
+        }
+        let response = String::from_utf8_lossy(&response);
+        assert!(
+            response.starts_with("HTTP/1.1 202"),
+            "request {i}: {response}"
+        );
+    }
+    assert!(t0.elapsed() > Duration::from_secs(3));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Item 9: logs
 
