@@ -4,12 +4,18 @@
 //!
 //! The catalog test runs the real catalog (tests/support/catalog.rs) behind a small loopback
 //! proxy that can be made to hang; the others need no catalog. Upstreams that fail are small
-//! servers in this process that answer 500 with the request's headers in the body.
+//! servers in this process that answer 500 with the request's headers in the body. The events
+//! test reads the Data Index fixture (tests/support/data_index_fixture.rs; it prints `skipped`
+//! without the shared corpus).
 
 #[path = "support/catalog.rs"]
 mod catalog;
 #[path = "support/daemon.rs"]
 mod daemon;
+#[path = "support/data_index_fixture.rs"]
+mod data_index_fixture;
+#[path = "support/shared.rs"]
+mod shared;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -408,6 +414,132 @@ async fn a_body_trickled_a_byte_at_a_time_is_cut_at_the_body_deadline() {
         );
     }
     assert!(t0.elapsed() > Duration::from_secs(3));
+}
+
+/// A Data Index row deploying `id` with an inline definition.
+fn deployed_row(id: &str) -> Value {
+    let source = serde_json::json!({
+        "id": id, "version": "1.0", "specVersion": "0.8", "name": id,
+        "start": "S", "states": [{"name": "S", "type": "inject", "data": {}, "end": true}]
+    });
+    serde_json::json!({
+        "id": id, "name": id, "version": "1.0", "type": "SW",
+        "endpoint": format!("http://127.0.0.1:1/{id}"), "serviceUrl": "http://127.0.0.1:1",
+        "description": null, "annotations": [], "metadata": {"Variable": "workflowdata"},
+        "source": source.to_string(), "addons": ["source-files"]
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_that_make_every_definition_stale_force_one_full_reread_per_interval() {
+    use data_index_fixture::{Fixture, Release};
+    let rows = vec![deployed_row("alpha"), deployed_row("beta")];
+    let Some(di) = Fixture::start(Release::V10_2, rows).await else {
+        return;
+    };
+    let sources = format!(
+        "  - type: dataIndex\n    url: {}\n    interval: 1h\n",
+        di.url
+    );
+    let mut d = Plain::spawn(
+        "",
+        &sources,
+        "sync:\n  interval: 1h\n  triggerMinInterval: 1h\n",
+        &[],
+        None,
+    );
+    d.wait_ready().await;
+    // How many times the definition of `id` was fetched (a `source` query naming it).
+    let fetched = |id: &str| {
+        di.received()
+            .iter()
+            .filter(|r| r.query.contains("source") && r.variables.to_string().contains(id))
+            .count()
+    };
+    let wait_fetched = |id: &'static str, n: usize| {
+        let fetched = &fetched;
+        async move {
+            let t0 = Instant::now();
+            while fetched(id) < n {
+                assert!(
+                    t0.elapsed() < Duration::from_secs(60),
+                    "{id} fetched {} times, not {n}",
+                    fetched(id)
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    wait_fetched("\"beta\"", 1).await;
+    let http = client();
+    let post = |content_type: &'static str, ce_type: Option<&'static str>, body: String| {
+        let mut request = http
+            .post(format!("{}/events", d.url))
+            .header("Content-Type", content_type)
+            .body(body);
+        if let Some(t) = ce_type {
+            request = request
+                .header("ce-specversion", "1.0")
+                .header("ce-type", t)
+                .header("ce-id", "x")
+                .header("ce-source", "x");
+        }
+        async move {
+            let r = request.send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    // The first event without `data.id` forces a full re-read at once.
+    let (status, text) = post(
+        "application/json",
+        Some("ProcessDefinitionEvent"),
+        "{}".into(),
+    )
+    .await;
+    assert_eq!(status, 202, "{text}");
+    assert!(text.contains("sync scheduled"), "{text}");
+    wait_fetched("\"beta\"", 2).await;
+    // More within `sync.triggerMinInterval`: accepted and coalesced into one later re-read.
+    for _ in 0..5 {
+        let (status, text) = post(
+            "application/json",
+            Some("ProcessDefinitionEvent"),
+            "{}".into(),
+        )
+        .await;
+        assert_eq!(status, 202, "{text}");
+        assert!(text.contains("coalesced"), "{text}");
+    }
+    // So is a batch naming more workflows than a Data Index source remembers.
+    let batch: Vec<Value> = (0..10_001)
+        .map(|i| {
+            serde_json::json!({"specversion": "1.0", "id": format!("e{i}"), "source": "s",
+                "type": "ProcessDefinitionEvent", "data": {"id": format!("w{i}")}})
+        })
+        .collect();
+    let (status, text) = post(
+        "application/cloudevents-batch+json",
+        None,
+        Value::Array(batch).to_string(),
+    )
+    .await;
+    assert_eq!(status, 202, "{text}");
+    assert!(text.contains("coalesced"), "{text}");
+    // An event naming a workflow is served at once, and fetches that workflow only.
+    let (status, text) = post(
+        "application/json",
+        Some("ProcessDefinitionEvent"),
+        r#"{"id": "alpha"}"#.into(),
+    )
+    .await;
+    assert_eq!(status, 202, "{text}");
+    assert!(text.contains("sync scheduled"), "{text}");
+    wait_fetched("\"alpha\"", 3).await;
+    assert_eq!(
+        fetched("\"beta\""),
+        2,
+        "events that make every definition stale forced more than one full re-read"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -26,8 +26,9 @@ use crate::workflow::{Availability, DeploymentInfo, Diagnostic, ParseLimits, Wor
 
 /// A failed input-schema call is tried again after this long (it is not retried every cycle).
 const SCHEMA_RETRY: Duration = Duration::from_secs(600);
-/// Workflow ids remembered as stale; more than this means every one.
-const MAX_STALE_IDS: usize = 10_000;
+/// Workflow ids remembered as stale; more than this means every one (`POST /events` counts
+/// more than this as an event that names no workflow, which is rate-limited).
+pub const MAX_STALE_IDS: usize = 10_000;
 /// Workflow-service calls in flight at once.
 const SCHEMA_CONCURRENCY: usize = 8;
 
