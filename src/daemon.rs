@@ -64,6 +64,7 @@ pub async fn run(
         max_connections: config.server.max_connections,
         header_read_timeout: config.server.header_read_timeout.duration(),
         idle_timeout: config.server.idle_timeout.duration(),
+        body_read_timeout: config.server.body_read_timeout.duration(),
     };
     let server = tokio::spawn(connections::serve(
         listener,

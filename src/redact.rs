@@ -17,6 +17,7 @@ use std::sync::RwLock;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 
+pub use crate::config::scrub_userinfo;
 use crate::workflow::percent_encode_segment;
 
 /// What replaces a secret.
@@ -77,26 +78,6 @@ pub fn text(text: &str) -> String {
             out = out.replace(form.as_str(), MASK);
         }
     }
-    out
-}
-
-/// Removes what looks like credentials from text that may quote a URL (a library's error
-/// message): the userinfo of every `scheme://user:secret@` becomes `***@`.
-pub fn scrub_userinfo(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("://") {
-        out.push_str(&rest[..i + 3]);
-        rest = &rest[i + 3..];
-        let end = rest
-            .find(|c: char| c == '/' || c.is_whitespace() || c == '\'' || c == '"')
-            .unwrap_or(rest.len());
-        if let Some(at) = rest[..end].rfind('@') {
-            out.push_str("***@");
-            rest = &rest[at + 1..];
-        }
-    }
-    out.push_str(rest);
     out
 }
 

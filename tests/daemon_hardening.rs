@@ -4,12 +4,18 @@
 //!
 //! The catalog test runs the real catalog (tests/support/catalog.rs) behind a small loopback
 //! proxy that can be made to hang; the others need no catalog. Upstreams that fail are small
-//! servers in this process that answer 500 with the request's headers in the body.
+//! servers in this process that answer 500 with the request's headers in the body. The events
+//! test reads the Data Index fixture (tests/support/data_index_fixture.rs; it prints `skipped`
+//! without the shared corpus).
 
 #[path = "support/catalog.rs"]
 mod catalog;
 #[path = "support/daemon.rs"]
 mod daemon;
+#[path = "support/data_index_fixture.rs"]
+mod data_index_fixture;
+#[path = "support/shared.rs"]
+mod shared;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -332,6 +338,225 @@ async fn slowloris_idle_and_stalled_connections_are_closed() {
     assert_eq!(r.status(), 200);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_trickled_a_byte_at_a_time_is_cut_at_the_body_deadline() {
+    // A byte every second keeps the idle timer (5 s) from ever firing: only a deadline for the
+    // whole body ends it.
+    let mut d = Plain::spawn(
+        "  headerReadTimeout: 2s\n  idleTimeout: 5s\n  bodyReadTimeout: 3s\n",
+        "",
+        "",
+        &[],
+        None,
+    );
+    d.wait_ready().await;
+    let port = d.port();
+    let bound = Duration::from_secs(30);
+
+    let mut trickle = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    trickle
+        .write_all(b"POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/cloudevents+json\r\nContent-Length: 100000\r\n\r\n{")
+        .unwrap();
+    let mut answer = Vec::new();
+    trickle
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let t0 = Instant::now();
+    let mut closed = false;
+    let mut buf = [0u8; 4096];
+    while t0.elapsed() < bound {
+        match trickle.read(&mut buf) {
+            Ok(0) => {
+                closed = true;
+                break;
+            }
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                // The server may close while a byte is on its way: a failed write ends it too.
+                if trickle.write_all(b" ").is_err() {
+                    closed = true;
+                    break;
+                }
+            }
+            Err(_) => {
+                closed = true;
+                break;
+            }
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        closed,
+        "a trickled body kept its connection open {bound:?}: {answer}"
+    );
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("server.bodyReadTimeout"), "{answer}");
+
+    // The deadline is per request: a kept-alive connection whose requests each arrive in time
+    // serves them all, longer in total than the deadline.
+    let mut kept = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    kept.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let event = br#"{"specversion":"1.0","id":"1","source":"s","type":"Other"}"#;
+    let t0 = Instant::now();
+    for i in 0..4 {
+        let head = format!(
+            "POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/cloudevents+json\r\nContent-Length: {}\r\n\r\n",
+            event.len()
+        );
+        kept.write_all(head.as_bytes()).unwrap();
+        // The body in two pieces, a second apart (well within the deadline).
+        kept.write_all(&event[..10]).unwrap();
+        std::thread::sleep(Duration::from_secs(1));
+        kept.write_all(&event[10..]).unwrap();
+        let mut response = Vec::new();
+        while !String::from_utf8_lossy(&response).contains("not a ProcessDefinitionEvent") {
+            let n = kept
+                .read(&mut buf)
+                .unwrap_or_else(|e| panic!("request {i}: {e}"));
+            assert!(n > 0, "request {i}: the connection was closed");
+            response.extend_from_slice(&buf[..n]);
+        }
+        let response = String::from_utf8_lossy(&response);
+        assert!(
+            response.starts_with("HTTP/1.1 202"),
+            "request {i}: {response}"
+        );
+    }
+    assert!(t0.elapsed() > Duration::from_secs(3));
+}
+
+/// A Data Index row deploying `id` with an inline definition.
+fn deployed_row(id: &str) -> Value {
+    let source = serde_json::json!({
+        "id": id, "version": "1.0", "specVersion": "0.8", "name": id,
+        "start": "S", "states": [{"name": "S", "type": "inject", "data": {}, "end": true}]
+    });
+    serde_json::json!({
+        "id": id, "name": id, "version": "1.0", "type": "SW",
+        "endpoint": format!("http://127.0.0.1:1/{id}"), "serviceUrl": "http://127.0.0.1:1",
+        "description": null, "annotations": [], "metadata": {"Variable": "workflowdata"},
+        "source": source.to_string(), "addons": ["source-files"]
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_that_make_every_definition_stale_force_one_full_reread_per_interval() {
+    use data_index_fixture::{Fixture, Release};
+    let rows = vec![deployed_row("alpha"), deployed_row("beta")];
+    let Some(di) = Fixture::start(Release::V10_2, rows).await else {
+        return;
+    };
+    let sources = format!(
+        "  - type: dataIndex\n    url: {}\n    interval: 1h\n",
+        di.url
+    );
+    let mut d = Plain::spawn(
+        "",
+        &sources,
+        "sync:\n  interval: 1h\n  triggerMinInterval: 1h\n",
+        &[],
+        None,
+    );
+    d.wait_ready().await;
+    // How many times the definition of `id` was fetched (a `source` query naming it).
+    let fetched = |id: &str| {
+        di.received()
+            .iter()
+            .filter(|r| r.query.contains("source") && r.variables.to_string().contains(id))
+            .count()
+    };
+    let wait_fetched = |id: &'static str, n: usize| {
+        let fetched = &fetched;
+        async move {
+            let t0 = Instant::now();
+            while fetched(id) < n {
+                assert!(
+                    t0.elapsed() < Duration::from_secs(60),
+                    "{id} fetched {} times, not {n}",
+                    fetched(id)
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    wait_fetched("\"beta\"", 1).await;
+    let http = client();
+    let post = |content_type: &'static str, ce_type: Option<&'static str>, body: String| {
+        let mut request = http
+            .post(format!("{}/events", d.url))
+            .header("Content-Type", content_type)
+            .body(body);
+        if let Some(t) = ce_type {
+            request = request
+                .header("ce-specversion", "1.0")
+                .header("ce-type", t)
+                .header("ce-id", "x")
+                .header("ce-source", "x");
+        }
+        async move {
+            let r = request.send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    // The first event without `data.id` forces a full re-read at once.
+    let (status, text) = post(
+        "application/json",
+        Some("ProcessDefinitionEvent"),
+        "{}".into(),
+    )
+    .await;
+    assert_eq!(status, 202, "{text}");
+    assert!(text.contains("sync scheduled"), "{text}");
+    wait_fetched("\"beta\"", 2).await;
+    // More within `sync.triggerMinInterval`: accepted and coalesced into one later re-read.
+    for _ in 0..5 {
+        let (status, text) = post(
+            "application/json",
+            Some("ProcessDefinitionEvent"),
+            "{}".into(),
+        )
+        .await;
+        assert_eq!(status, 202, "{text}");
+        assert!(text.contains("coalesced"), "{text}");
+    }
+    // So is a batch naming more workflows than a Data Index source remembers.
+    let batch: Vec<Value> = (0..10_001)
+        .map(|i| {
+            serde_json::json!({"specversion": "1.0", "id": format!("e{i}"), "source": "s",
+                "type": "ProcessDefinitionEvent", "data": {"id": format!("w{i}")}})
+        })
+        .collect();
+    let (status, text) = post(
+        "application/cloudevents-batch+json",
+        None,
+        Value::Array(batch).to_string(),
+    )
+    .await;
+    assert_eq!(status, 202, "{text}");
+    assert!(text.contains("coalesced"), "{text}");
+    // An event naming a workflow is served at once, and fetches that workflow only.
+    let (status, text) = post(
+        "application/json",
+        Some("ProcessDefinitionEvent"),
+        r#"{"id": "alpha"}"#.into(),
+    )
+    .await;
+    assert_eq!(status, 202, "{text}");
+    assert!(text.contains("sync scheduled"), "{text}");
+    wait_fetched("\"alpha\"", 3).await;
+    assert_eq!(
+        fetched("\"beta\""),
+        2,
+        "events that make every definition stale forced more than one full re-read"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Item 9: logs
 
@@ -393,7 +618,10 @@ fn forbidden() -> Vec<(String, String)> {
 
 /// A server that answers every request 500 with the request's head in a Backstage-shaped
 /// error body, followed by every configured secret in every form (an upstream that echoes
-/// whatever it was sent or knows: the daemon must take all of it out). Returns its base URL.
+/// whatever it was sent or knows: the daemon must take all of it out). Under `/shape/` it is
+/// a Data Index that answers 200: its capabilities, and the same echo where the list of
+/// `ProcessDefinitions` should be (a parser quotes a value of the wrong type in full). Returns
+/// its base URL.
 async fn echoing_upstream() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -415,10 +643,21 @@ async fn echoing_upstream() -> String {
                 }
                 let text = String::from_utf8_lossy(&head).into_owned();
                 let message = format!("{text}\nalso seen: {}", known.join(" "));
-                let body =
-                    serde_json::json!({"error": {"name": "Echo", "message": message}}).to_string();
+                let (status, body) = if text.starts_with("POST /shape/") {
+                    let fields = serde_json::json!([{"name": "ProcessDefinitions", "args": []}]);
+                    let body = serde_json::json!({"data": {
+                        "__schema": {"queryType": {"fields": fields}},
+                        "definition": {"fields": [{"name": "id"}]},
+                        "argument": null,
+                        "ProcessDefinitions": message,
+                    }});
+                    ("200 OK", body.to_string())
+                } else {
+                    let body = serde_json::json!({"error": {"name": "Echo", "message": message}});
+                    ("500 Internal Server Error", body.to_string())
+                };
                 let response = format!(
-                    "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                     body.len()
                 );
                 let _ = socket.write_all(response.as_bytes()).await;
@@ -450,9 +689,11 @@ async fn no_secret_reaches_status_logs_or_metrics_when_upstreams_echo_them() {
              sync:\n  interval: 1s\n  triggerTokenEnv: SYNC_TOKEN\n\
              logging:\n  format: {format}\n  level: debug\n"
         );
-        // A Data Index and two git repositories on the echoing upstream too.
+        // Two Data Indexes (one failing, one answering 200 with the wrong shape) and two git
+        // repositories on the echoing upstream too.
         let sources = format!(
             "  - type: dataIndex\n    url: {upstream}\n    auth: {{tokenEnv: DI_TOKEN}}\n    interval: 1s\n\
+             \x20 - type: dataIndex\n    url: {upstream}/shape\n    auth: {{tokenEnv: DI_TOKEN}}\n    interval: 1s\n\
              \x20 - type: git\n    url: {upstream}/repo.git\n    auth: {{tokenEnv: GIT_TOKEN}}\n    interval: 1s\n    timeout: 5s\n\
              \x20 - type: git\n    url: http://someone:url-pw-0b1c@{host}/other.git\n    interval: 1s\n    timeout: 5s\n"
         );
@@ -470,7 +711,7 @@ async fn no_secret_reaches_status_logs_or_metrics_when_upstreams_echo_them() {
                 };
                 let sources_failed = status["sources"]
                     .as_array()
-                    .is_some_and(|s| s.iter().filter(|s| !s["lastError"].is_null()).count() >= 3);
+                    .is_some_and(|s| s.iter().filter(|s| !s["lastError"].is_null()).count() >= 4);
                 if sources_failed && !status["catalog"]["lastError"].is_null() {
                     Ok(status)
                 } else {
@@ -485,14 +726,19 @@ async fn no_secret_reaches_status_logs_or_metrics_when_upstreams_echo_them() {
             catalog_error.contains("GET /api/catalog"),
             "{catalog_error}"
         );
-        let di_error = status["sources"]
+        let di_errors: Vec<String> = status["sources"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|s| s["type"] == "dataIndex")
+            .filter(|s| s["type"] == "dataIndex")
             .map(|s| s["lastError"].to_string())
-            .unwrap();
-        assert!(di_error.contains("POST /graphql"), "{di_error}");
+            .collect();
+        assert!(di_errors[0].contains("POST /graphql"), "{di_errors:?}");
+        assert!(
+            di_errors[1].contains("unexpected shape")
+                && di_errors[1].contains("POST /shape/graphql"),
+            "{di_errors:?}"
+        );
         // Wrong tokens on the guarded endpoints (their refusals are logged).
         let _ = http
             .post(format!("{}/sync", d.url))
@@ -541,6 +787,63 @@ fn credentials_in_the_catalog_url_are_a_configuration_error_that_does_not_show_t
     assert!(stderr.contains("catalog.baseUrl"), "{stderr}");
     assert!(stderr.contains("must not carry credentials"), "{stderr}");
     assert!(!stderr.contains("hunter2-pw"), "{stderr}");
+}
+
+#[test]
+fn a_mistyped_value_in_the_configuration_is_quoted_without_the_password_of_its_url() {
+    // serde quotes a value of the wrong type in full: a URL with credentials in the wrong place.
+    let cases = [
+        (
+            "catalog: http://admin:cat-pw-1f2e@127.0.0.1:7007\n",
+            "`catalog`",
+            "cat-pw-1f2e",
+        ),
+        (
+            "sources:\n  - type: git\n    url: https://example.com/r.git\n    depth: https://u:git-pw-3a4b@example.com/r.git\n",
+            "`sources[0]`",
+            "git-pw-3a4b",
+        ),
+        (
+            "sources: https://u:src-pw-5c6d@example.com/r.git\n",
+            "`sources`",
+            "src-pw-5c6d",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (yaml, key, password)) in cases.iter().enumerate() {
+        let config = dir.path().join(format!("config-{i}.yaml"));
+        std::fs::write(&config, yaml).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_orchestrator-provider"))
+            .args(["run", "--config"])
+            .arg(&config)
+            .env_remove("ORCHESTRATOR_PROVIDER__CATALOG")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{yaml}: {stderr}");
+        assert!(stderr.contains(key), "{yaml}: {stderr}");
+        assert!(stderr.contains("***@"), "{yaml}: {stderr}");
+        assert!(!stderr.contains(password), "{yaml}: {stderr}");
+    }
+    // The same from the environment.
+    let config = dir.path().join("empty.yaml");
+    std::fs::write(&config, "").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_orchestrator-provider"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .env(
+            "ORCHESTRATOR_PROVIDER__CATALOG",
+            "http://admin:env-pw-7e8f@h:1",
+        )
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("ORCHESTRATOR_PROVIDER__CATALOG"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("env-pw-7e8f"), "{stderr}");
 }
 
 // ---------------------------------------------------------------------------------------------

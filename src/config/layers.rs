@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::error::{ConfigError, Origin};
 use super::model::Config;
+use super::redact::scrub_userinfo;
 use super::sources::SourceConfig;
 
 /// The prefix of environment variables that override configuration keys.
@@ -42,10 +43,11 @@ impl Layers {
             Value::Object(Map::new())
         } else {
             serde_saphyr::from_str_with_options(&text, opts).map_err(|e| {
-                error(format!(
+                // The parser may quote a value: a URL in it loses its credentials.
+                error(scrub_userinfo(&format!(
                     "invalid YAML: {}",
                     e.to_string().lines().next().unwrap_or("")
-                ))
+                )))
             })?
         };
         let Value::Object(map) = value else {
@@ -80,7 +82,7 @@ impl Layers {
             let value = parse_scalar(&raw).map_err(|message| ConfigError {
                 key: dotted(&path),
                 origin: origin.clone(),
-                message,
+                message: scrub_userinfo(&message),
             })?;
             self.merge(path, value, &origin);
         }
@@ -109,7 +111,9 @@ impl Layers {
         let value = Value::Object(self.root.clone());
         let mut config: Config = serde_path_to_error::deserialize(value).map_err(|e| {
             let key = e.path().to_string();
-            let message = e.inner().to_string();
+            // serde quotes a mistyped value in full (`invalid type: string "http://u:pw@h"`):
+            // a URL in it loses its credentials.
+            let message = scrub_userinfo(&e.inner().to_string());
             ConfigError {
                 origin: self.origin_of(&key),
                 key,

@@ -16,7 +16,7 @@
 //! - `layers`: [`Layers`], merging file, environment and flags and remembering origins.
 //! - `validate`: the checks [`Layers::build`] runs.
 //! - `error`: [`ConfigError`] and [`Origin`].
-//! - `redact`: [`without_userinfo`], URLs without their credentials.
+//! - `redact`: [`without_userinfo`] and [`scrub_userinfo`], URLs without their credentials.
 
 mod duration;
 mod error;
@@ -34,7 +34,7 @@ pub use model::{
     Format, LogFormat, LoggingConfig, OwnerRuleConfig, ParsingConfig, SecretConfig, ServerConfig,
     SyncConfig, TemplatesConfig, WebhooksConfig, WidgetPolicyName, WidgetsConfig, state_dir_for,
 };
-pub use redact::without_userinfo;
+pub use redact::{scrub_userinfo, without_userinfo};
 pub use sources::{
     DEFAULT_INCLUDE, DataIndexSourceConfig, DirSourceConfig, GitAuthConfig, GitSourceConfig,
     Publish, SourceConfig, TokenAuthConfig,

@@ -85,6 +85,10 @@ pub struct ServerConfig {
     /// A connection on which nothing moves (no byte read or written) for this long is closed
     /// (a request body or a response read that stalls).
     pub idle_timeout: Seconds,
+    /// A request's body must have arrived whole within this time from the end of its head, or
+    /// the request is answered 408 and its connection closed (a body trickled a byte at a
+    /// time). Responses are not bounded by it.
+    pub body_read_timeout: Seconds,
 }
 
 impl Default for ServerConfig {
@@ -95,6 +99,7 @@ impl Default for ServerConfig {
             max_connections: 256,
             header_read_timeout: Seconds(10.0),
             idle_timeout: Seconds(60.0),
+            body_read_timeout: Seconds(30.0),
         }
     }
 }

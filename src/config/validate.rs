@@ -173,6 +173,7 @@ impl Config {
                 self.server.header_read_timeout.0,
             ),
             ("server.idleTimeout", self.server.idle_timeout.0),
+            ("server.bodyReadTimeout", self.server.body_read_timeout.0),
             ("catalog.cycleTimeout", self.catalog.cycle_timeout.0),
         ] {
             if value < 0.1 {

@@ -26,8 +26,9 @@ use crate::workflow::{Availability, DeploymentInfo, Diagnostic, ParseLimits, Wor
 
 /// A failed input-schema call is tried again after this long (it is not retried every cycle).
 const SCHEMA_RETRY: Duration = Duration::from_secs(600);
-/// Workflow ids remembered as stale; more than this means every one.
-const MAX_STALE_IDS: usize = 10_000;
+/// Workflow ids remembered as stale; more than this means every one (`POST /events` counts
+/// more than this as an event that names no workflow, which is rate-limited).
+pub const MAX_STALE_IDS: usize = 10_000;
 /// Workflow-service calls in flight at once.
 const SCHEMA_CONCURRENCY: usize = 8;
 
@@ -256,7 +257,7 @@ impl DataIndexSource {
                     Some(&id),
                     format!(
                         "input schema from {}: {reason}; the template is published without a form (asked again in {} minutes or when the definition changes)",
-                        management_url(&url, &id),
+                        without_userinfo(&management_url(&url, &id)),
                         SCHEMA_RETRY.as_secs() / 60
                     ),
                 )),
@@ -410,7 +411,7 @@ async fn fetch_input_schema_once(http: &reqwest::Client, url: &str) -> Result<Va
     let body: Value = response
         .json()
         .await
-        .map_err(|e| format!("the answer is not JSON ({e})"))?;
+        .map_err(|e| crate::redact::text(&format!("the answer is not JSON ({e})")))?;
     match body.get("inputSchema") {
         Some(schema @ Value::Object(_)) => Ok(schema.clone()),
         Some(Value::Null) | None => Err("the answer has no `inputSchema`".into()),

@@ -5,6 +5,11 @@
 //!   waits for it; that is also how long a kept-alive connection may wait for its next request.
 //! - A connection on which no byte moves for `server.idleTimeout` is closed (a body or a
 //!   response read that stalls).
+//! - A request's body must arrive whole within `server.bodyReadTimeout` from the end of its
+//!   head ([`body_deadline`]): a body trickled a byte at a time, which keeps the idle timer from
+//!   firing, gets 408 and its connection is closed. Reading a request is thus bounded by
+//!   `headerReadTimeout + bodyReadTimeout`; writing a response is not (a slow reader of a
+//!   large shard is bounded by the idle timeout only).
 //! - At most `server.maxConnections` connections are served at once, lowered to what the
 //!   open-file limit leaves after the daemon's own needs ([`effective_cap`]), so that `accept`
 //!   never fails for want of a file descriptor.
@@ -13,23 +18,28 @@
 //!   timeout; when those are full too, the oldest of them is closed for the newcomer. A kubelet
 //!   or Prometheus therefore gets an answer while the port is flooded, unless the flood opens
 //!   connections faster than a probe is answered (about a millisecond).
-//! - Connections beyond both are accepted and closed at once (the backlog never fills with
-//!   them, which would hold a probe behind them).
+//! - Every connection is accepted at once, so the kernel's backlog never fills with a flood
+//!   that would hold a probe behind it: beyond the cap, a newcomer always gets a reserved
+//!   slot, and the connection closed to make room is the oldest reserved one ([`Reserve`]),
+//!   which has had the longest to send its request.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use hyper::body::{Body as _, Frame, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -54,6 +64,7 @@ pub struct Limits {
     pub max_connections: usize,
     pub header_read_timeout: Duration,
     pub idle_timeout: Duration,
+    pub body_read_timeout: Duration,
 }
 
 /// The connection cap: `configured`, lowered so that the cap, the reserve and [`FD_HEADROOM`]
@@ -104,6 +115,10 @@ pub async fn serve(
             "server.maxConnections lowered to what the open-file limit allows (raise it with `ulimit -n`)"
         );
     }
+    let app = app.layer(axum::middleware::from_fn_with_state(
+        limits.body_read_timeout,
+        body_deadline,
+    ));
     let probe_app = app.clone().layer(axum::middleware::from_fn(only_probes));
     let general = Arc::new(Semaphore::new(cap));
     let reserve = Arc::new(Reserve::default());
@@ -217,6 +232,67 @@ async fn only_probes(request: Request, next: Next) -> Response {
         Body::from("too many connections: only /healthz, /readyz and /metrics are answered now\n"),
     )
         .into_response()
+}
+
+/// Gives a request's body `timeout` to arrive whole, from now (its head has arrived). Past it,
+/// reading the body fails, and the answer is 408 with `Connection: close` whatever the handler
+/// made of the failure. A handler that does not read the body is not affected (hyper closes a
+/// connection whose request body was left unread).
+async fn body_deadline(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
+    if request.body().is_end_stream() {
+        return next.run(request).await;
+    }
+    let expired = Arc::new(AtomicBool::new(false));
+    let request = request.map(|inner| {
+        Body::new(Deadline {
+            inner,
+            timer: Box::pin(tokio::time::sleep(timeout)),
+            expired: expired.clone(),
+        })
+    });
+    let response = next.run(request).await;
+    if !expired.load(Ordering::Acquire) {
+        return response;
+    }
+    (
+        StatusCode::REQUEST_TIMEOUT,
+        [(header::CONNECTION, "close")],
+        format!("the request body did not arrive within `server.bodyReadTimeout` ({timeout:?})\n"),
+    )
+        .into_response()
+}
+
+/// A request body that fails once its deadline has passed.
+struct Deadline {
+    inner: Body,
+    timer: Pin<Box<tokio::time::Sleep>>,
+    expired: Arc<AtomicBool>,
+}
+
+impl hyper::body::Body for Deadline {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        if self.timer.as_mut().poll(cx).is_ready() {
+            self.expired.store(true, Ordering::Release);
+            return Poll::Ready(Some(Err(axum::Error::new(
+                "the request body did not arrive within `server.bodyReadTimeout`",
+            ))));
+        }
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// Resolves once nothing has moved on the connection for `timeout`.

@@ -175,6 +175,8 @@ pub struct Shared {
     pub forced_sync_min_interval: Duration,
     /// When the last forced sync was accepted (without a token).
     last_forced_sync: std::sync::Mutex<Option<Instant>>,
+    /// A full re-read asked for by `POST /events` beyond the limit waits for its turn.
+    full_reread_deferred: AtomicBool,
     /// The cycle in flight, if one is.
     cycle: std::sync::Mutex<Option<InFlight>>,
     /// What each served template's diagram is drawn from (`GET /diagrams/<name>.svg`).
@@ -212,6 +214,7 @@ impl Shared {
             events_token: None,
             forced_sync_min_interval: Duration::from_secs(30),
             last_forced_sync: std::sync::Mutex::new(None),
+            full_reread_deferred: AtomicBool::new(false),
             cycle: std::sync::Mutex::new(None),
             diagrams: RwLock::new(Arc::new(diagrams::Sources::new())),
             diagram_cache: std::sync::Mutex::new(diagrams::Cache::new(4 * 1024 * 1024)),
@@ -268,6 +271,47 @@ impl Shared {
         }
         *last = Some(now);
         Ok(())
+    }
+
+    /// Makes the next cycle re-read every definition of the Data Index (an event that names
+    /// no workflow, or more than a Data Index source remembers). `limited` (an open
+    /// `POST /events`): these share the limit of an open `POST /sync`, at most one forced full
+    /// re-read per `sync.triggerMinInterval`; one asked for beyond it is not refused but
+    /// coalesced into a single full re-read when the interval has passed, so an event is never
+    /// lost and a sender is never made to retry. `None`: scheduled now; `Some(wait)`: in `wait`.
+    pub fn full_reread(self: &Arc<Self>, limited: bool) -> Option<Duration> {
+        let wake = |s: &Shared| {
+            s.pending.lock().expect("pending lock").event_all = true;
+            // A full channel already holds a pending cycle, which takes `event_all`.
+            let _ = s.trigger.try_send(Trigger::Event);
+        };
+        let wait = match limited {
+            false => None,
+            true => self.forced_sync_allowed(Instant::now()).err(),
+        };
+        let Some(wait) = wait else {
+            wake(self);
+            return None;
+        };
+        // At most one deferred re-read waits: the others are coalesced into it.
+        if !self.full_reread_deferred.swap(true, Ordering::AcqRel) {
+            let shared = self.clone();
+            tokio::spawn(async move {
+                let mut wait = wait;
+                // A forced `POST /sync` may take the turn meanwhile: then wait for the next.
+                loop {
+                    tokio::time::sleep(wait).await;
+                    match shared.forced_sync_allowed(Instant::now()) {
+                        Ok(()) => break,
+                        Err(w) => wait = w,
+                    }
+                }
+                // Marked before the flag drops: an event in between is covered by this one.
+                wake(&shared);
+                shared.full_reread_deferred.store(false, Ordering::Release);
+            });
+        }
+        Some(wait)
     }
 
     /// Serves `shards` (holding `templates` templates). The first call makes the daemon ready:

@@ -44,9 +44,12 @@ pub(super) async fn sync(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Re
 
 /// `POST /events`: CloudEvents from the SonataFlow runtime or operator (or a broker). A
 /// `ProcessDefinitionEvent` makes the next cycle read the Data Index at once and fetch that
-/// workflow's definition again; instance events (alone, batched or grouped) are counted into the
-/// instance metrics; other event types are accepted and ignored. A malformed request (one
-/// malformed event in it is enough) is refused with 400 and changes nothing.
+/// workflow's definition again; one that names no workflow (or more ids than a Data Index
+/// source remembers) makes every definition be fetched again, at most once per
+/// `sync.triggerMinInterval` while `/events` is open ([`Shared::full_reread`]). Instance events
+/// (alone, batched or grouped) are counted into the instance metrics; other event types are
+/// accepted and ignored. A malformed request (one malformed event in it is enough) is refused
+/// with 400 and changes nothing.
 pub(super) async fn events(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -100,19 +103,50 @@ pub(super) async fn events(
         }
         return (StatusCode::ACCEPTED, answer).into_response();
     }
-    {
-        let mut pending = s.pending.lock().expect("pending lock");
-        for e in &definitions {
-            match e.workflow_id() {
-                Some(id) => {
-                    pending.event_ids.insert(id.to_owned());
-                }
-                None => pending.event_all = true,
+    // An event that names no workflow, or more ids than a Data Index source remembers, makes
+    // every definition stale: a full re-read, limited like an open `POST /sync`. Events that
+    // name workflows make only those be fetched again, at once.
+    let mut everything = false;
+    let mut ids = std::collections::BTreeSet::new();
+    for e in &definitions {
+        match e.workflow_id() {
+            Some(id) => {
+                ids.insert(id);
             }
+            None => everything = true,
         }
     }
-    let _ = s.trigger.try_send(Trigger::Event);
-    answer.push_str("sync scheduled\n");
+    let named = {
+        let mut pending = s.pending.lock().expect("pending lock");
+        let new = ids
+            .iter()
+            .filter(|id| !pending.event_ids.contains(**id))
+            .count();
+        if pending.event_ids.len() + new > crate::source::deployments::MAX_STALE_IDS {
+            everything = true;
+            false
+        } else {
+            pending
+                .event_ids
+                .extend(ids.iter().map(|id| (*id).to_owned()));
+            !ids.is_empty()
+        }
+    };
+    let deferred = if everything {
+        s.full_reread(s.events_token.is_none())
+    } else {
+        None
+    };
+    if named || deferred.is_none() {
+        let _ = s.trigger.try_send(Trigger::Event);
+        answer.push_str("sync scheduled\n");
+    }
+    if let Some(wait) = deferred {
+        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+        answer.push_str(&format!(
+            "a full re-read of the Data Index ran less than `sync.triggerMinInterval` ago: this one is coalesced into the next, in {seconds} s (set `events.tokenEnv` to lift this limit)\n"
+        ));
+    }
     (StatusCode::ACCEPTED, answer).into_response()
 }
 
@@ -226,9 +260,41 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
     use axum::http::{HeaderMap, HeaderValue, header};
 
-    use super::bearer_token;
+    use super::{Shared, Trigger, bearer_token};
+
+    #[tokio::test]
+    async fn full_rereads_beyond_the_limit_are_coalesced_into_one_when_the_interval_has_passed() {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+        let mut shared = Shared::new("http://x".into(), 1, tx, None, None);
+        shared.forced_sync_min_interval = Duration::from_millis(300);
+        let shared = Arc::new(shared);
+        let event_all = |s: &Shared| std::mem::take(&mut s.pending.lock().unwrap().event_all);
+
+        assert_eq!(shared.full_reread(true), None, "the first is at once");
+        assert!(event_all(&shared));
+        assert_eq!(rx.try_recv().ok(), Some(Trigger::Event));
+        for _ in 0..10 {
+            assert!(shared.full_reread(true).is_some(), "deferred");
+        }
+        assert!(
+            !event_all(&shared),
+            "nothing more until the interval has passed"
+        );
+        assert!(rx.try_recv().is_err());
+        // One re-read for the ten, once the interval has passed.
+        let woken = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await;
+        assert_eq!(woken.ok().flatten(), Some(Trigger::Event));
+        assert!(event_all(&shared));
+        assert!(rx.try_recv().is_err());
+        // Unlimited (`/events` has a token): at once.
+        assert_eq!(shared.full_reread(false), None);
+        assert!(event_all(&shared));
+    }
 
     fn with(value: &str) -> HeaderMap {
         let mut h = HeaderMap::new();

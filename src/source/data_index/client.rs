@@ -215,7 +215,10 @@ impl DataIndexClient {
         let parsed: ListData =
             serde_json::from_str(data.get()).map_err(|e| DataIndexError::InvalidResponse {
                 url: self.url.clone(),
-                reason: format!("`ProcessDefinitions` has an unexpected shape: {e}"),
+                // serde quotes the offending value in full (it may echo a header).
+                reason: crate::redact::text(&format!(
+                    "`ProcessDefinitions` has an unexpected shape: {e}"
+                )),
                 snippet: snippet(data.get()),
             })?;
         let Some(rows) = parsed.list else {
@@ -274,7 +277,7 @@ impl DataIndexClient {
                 });
             }
             let reason = match serde_json::from_slice::<Value>(&bytes) {
-                Err(e) => format!("not JSON: {e}"),
+                Err(e) => crate::redact::text(&format!("not JSON: {e}")),
                 Ok(_) => "JSON without `data` or `errors`".into(),
             };
             return Err(DataIndexError::InvalidResponse {

@@ -98,7 +98,10 @@ fn parse_source(
     limits: &ParseLimits,
 ) -> Result<(Workflow, Option<String>, Vec<Diagnostic>), Diagnostic> {
     let origin = origin_path(id);
-    let error = |message: String| Diagnostic::error(&origin, Some(id), message);
+    // A parser's message may quote the source, which came from upstream: redacted like any
+    // upstream text.
+    let error =
+        |message: String| Diagnostic::error(&origin, Some(id), crate::redact::text(&message));
     if source.len() as u64 > limits.max_file_bytes {
         return Err(error(format!(
             "source is {} bytes, over the {} byte limit",
@@ -142,9 +145,9 @@ fn parse_source(
                     warnings.push(Diagnostic::warning(
                         &origin,
                         Some(id),
-                        format!(
+                        crate::redact::text(&format!(
                             "input schema (inline): {e}; the template is published without a form"
-                        ),
+                        )),
                     ));
                     (None, None)
                 }
