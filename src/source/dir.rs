@@ -1,24 +1,21 @@
 //! A folder on disk as a workflow source.
 //!
 //! Walks the folder for files matching the include globs (and none of the exclude globs), parses
-//! them in parallel, picks one winner per workflow id, then resolves each winner's input schema.
-//! A SonataFlow CR's ConfigMaps are looked up in its own file first, then in the YAML files of
-//! its folder, and mounted over that folder the way the operator mounts them.
+//! them in parallel, picks one winner per workflow id, then resolves each winner's input schema
+//! (see [`scan`](super::scan)). A SonataFlow CR's ConfigMaps are looked up in its own file
+//! first, then in the YAML files of its folder, and mounted over that folder the way the
+//! operator mounts them.
 
-use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 
+pub use super::scan::ParseCache;
+use super::scan::{Deferred, scan};
 use super::snapshot::{Snapshot, SourceError};
 use crate::config::DEFAULT_INCLUDE;
-use crate::workflow::{
-    ConfigMap, Diagnostic, DirTree, InputSchemaRef, MemoryTree, Origin, Overlay, ParseLimits,
-    ParsedWorkflow, SchemaResolver, Tree, Workflow, join, parent, parse_file,
-};
+use crate::workflow::{DirTree, ParseLimits, Tree};
 
 /// How to read a folder.
 #[derive(Debug, Clone)]
@@ -31,13 +28,6 @@ pub struct DirSource {
     /// Files parsed by earlier reads (shared by clones), so a re-read parses only what changed.
     pub cache: ParseCache,
 }
-
-/// Parsed files by path and content version. Shared between clones of a source.
-#[derive(Debug, Clone, Default)]
-pub struct ParseCache(Arc<Mutex<CachedFiles>>);
-
-/// path -> (content version, what parsing it gave).
-type CachedFiles = HashMap<String, (u128, Arc<FileResult>)>;
 
 impl DirSource {
     pub fn new(root: impl Into<PathBuf>) -> Self {
@@ -108,6 +98,14 @@ impl DirSource {
             Some(&self.cache),
         ))
     }
+
+    /// [`DirSource::read`] for a one-shot run: the workflows without their input schemas, and
+    /// what resolves them later from this folder (see [`Deferred`]). Nothing is cached.
+    pub fn read_deferred(&self) -> Result<(Snapshot, Deferred), SourceError> {
+        let (tree, files) = self.list()?;
+        let (snapshot, schemas) = scan(&tree, &files, &self.limits, &self.resource_roots, None);
+        Ok((snapshot, Deferred::new(tree, schemas)))
+    }
 }
 
 fn globs(patterns: &[String]) -> Result<GlobSet, String> {
@@ -168,16 +166,8 @@ fn walk(root: &Path, dir: &Path) -> Vec<String> {
     files
 }
 
-/// One parsed file, ready for the sequential part of a read.
-#[derive(Debug)]
-pub struct FileResult {
-    path: String,
-    sha256: String,
-    /// What parsing gave, or why it failed and the line it failed at.
-    outcome: Result<crate::workflow::ParsedFile, (String, Option<u64>)>,
-}
-
-/// Reads the listed files of a tree into a snapshot. Shared by every source that has a tree.
+/// Reads the listed files of a tree into a snapshot, every input schema resolved. Shared by
+/// every source that has a tree.
 pub fn read_tree(
     tree: &dyn Tree,
     files: &[String],
@@ -185,296 +175,15 @@ pub fn read_tree(
     resource_roots: &[String],
     cache: Option<&ParseCache>,
 ) -> Snapshot {
-    let parsed = parse_all(tree, files, limits, cache);
-    let mut diagnostics = Vec::new();
-    // Workflows by id; the first in (path, document) order wins, which does not depend on the
-    // order a file system lists files in.
-    let mut winners: BTreeMap<String, (&FileResult, &ParsedWorkflow)> = BTreeMap::new();
-    let mut config_maps: HashMap<&str, Vec<&ConfigMap>> = HashMap::new();
-    for file in parsed.iter().map(Arc::as_ref) {
-        let content = match &file.outcome {
-            Ok(content) => content,
-            Err((reason, line)) => {
-                diagnostics.push(Diagnostic::error(&file.path, None, reason).at_line(*line));
-                continue;
-            }
-        };
-        for problem in &content.problems {
-            diagnostics.push(Diagnostic::error(
-                &file.path,
-                problem.workflow_id.as_deref(),
-                document_message(content, problem.document, &problem.message),
-            ));
-        }
-        config_maps
-            .entry(parent(&file.path))
-            .or_default()
-            .extend(content.config_maps.iter());
-        for wf in &content.workflows {
-            match winners.get(&wf.id) {
-                Some((winner, _)) => diagnostics.push(Diagnostic::error(
-                    &file.path,
-                    Some(&wf.id),
-                    format!(
-                        "duplicate workflow id: also defined in {}, which is used (the first file in path order wins); give one of them another id",
-                        winner.path
-                    ),
-                )),
-                None => {
-                    winners.insert(wf.id.clone(), (file, wf));
-                }
-            }
-        }
-    }
-
-    // Schemas resolve on every core; each worker keeps its own cache of parsed schema files.
-    let winners: Vec<(&FileResult, &ParsedWorkflow)> = winners.into_values().collect();
-    let resolved: Vec<(Workflow, Vec<Diagnostic>)> = winners
-        .par_iter()
-        .map_init(
-            || SchemaResolver::new(tree, resource_roots),
-            |resolver, (file, wf)| {
-                resolve_one(
-                    resolver,
-                    tree,
-                    file,
-                    wf,
-                    &config_maps,
-                    limits,
-                    resource_roots,
-                )
-            },
-        )
-        .collect();
-    let mut workflows = Vec::with_capacity(resolved.len());
-    for (workflow, problems) in resolved {
-        workflows.push(workflow);
-        diagnostics.extend(problems);
-    }
-    diagnostics.sort();
-    Snapshot {
-        workflows,
-        diagnostics,
-        deployments: Default::default(),
-    }
-}
-
-/// One winning workflow with its input schema resolved (or a warning saying why not).
-fn resolve_one(
-    resolver: &mut SchemaResolver,
-    tree: &dyn Tree,
-    file: &FileResult,
-    wf: &ParsedWorkflow,
-    config_maps: &HashMap<&str, Vec<&ConfigMap>>,
-    limits: &ParseLimits,
-    resource_roots: &[String],
-) -> (Workflow, Vec<Diagnostic>) {
-    let mut diagnostics = Vec::new();
-    let input_schema = wf.data_input_schema.as_ref().and_then(|reference| {
-        let resolved = if wf.mounts.is_empty() {
-            resolver.resolve(&file.path, reference)
-        } else {
-            let overlay = mount_config_maps(tree, file, wf, config_maps, limits, &mut diagnostics);
-            let tree = Overlay {
-                upper: &overlay,
-                lower: tree,
-            };
-            SchemaResolver::new(&tree, resource_roots).resolve(&file.path, reference)
-        };
-        resolved
-            .map_err(|e| {
-                diagnostics.push(Diagnostic::warning(
-                    &file.path,
-                    Some(&wf.id),
-                    format!(
-                        "input schema {}: {e}; the template is published without a form",
-                        describe(reference)
-                    ),
-                ))
-            })
-            .ok()
-    });
-    let workflow = Workflow {
-        id: wf.id.clone(),
-        name: wf.name.clone(),
-        description: wf.description.clone(),
-        version: wf.version.clone(),
-        annotations: wf.annotations.clone(),
-        metadata: wf.metadata.clone(),
-        input_schema,
-        origin: Origin {
-            path: file.path.clone(),
-            sha256: file.sha256.clone(),
-            custom_resource: wf.custom_resource,
-            links: None,
-        },
-        deployment: None,
-        graph: wf.graph.clone(),
-    };
-    (workflow, diagnostics)
-}
-
-fn describe(reference: &InputSchemaRef) -> String {
-    match reference {
-        InputSchemaRef::Path(p) => format!("`{p}`"),
-        InputSchemaRef::Inline(_) => "(inline)".into(),
-    }
-}
-
-fn document_message(
-    content: &crate::workflow::ParsedFile,
-    document: usize,
-    message: &str,
-) -> String {
-    let many = content.problems.len() + content.workflows.len() > 1 || document > 0;
-    if many {
-        format!("document {}: {message}", document + 1)
-    } else {
-        message.to_owned()
-    }
-}
-
-/// Parses every file, on all cores: reading and parsing dominate a cold read. With a cache,
-/// a file whose version is unchanged is not read again.
-fn parse_all(
-    tree: &dyn Tree,
-    files: &[String],
-    limits: &ParseLimits,
-    cache: Option<&ParseCache>,
-) -> Vec<Arc<FileResult>> {
-    let Some(cache) = cache else {
-        return files
-            .par_iter()
-            .map(|p| Arc::new(parse_one(tree, p, limits)))
-            .collect();
-    };
-    let known = std::mem::take(&mut *cache.0.lock().expect("parse cache poisoned"));
-    let parsed: Vec<(String, Option<u128>, Arc<FileResult>)> = files
-        .par_iter()
-        .map(|p| {
-            let version = tree.version(p);
-            let hit = version.and_then(|v| {
-                known
-                    .get(p)
-                    .filter(|(kv, _)| *kv == v)
-                    .map(|(_, r)| r.clone())
-            });
-            let result = hit.unwrap_or_else(|| Arc::new(parse_one(tree, p, limits)));
-            (p.clone(), version, result)
-        })
-        .collect();
-    // Only files still listed stay cached.
-    let mut next = HashMap::with_capacity(parsed.len());
-    let results = parsed
-        .into_iter()
-        .map(|(path, version, result)| {
-            if let Some(v) = version {
-                next.insert(path, (v, result.clone()));
-            }
-            result
-        })
-        .collect();
-    *cache.0.lock().expect("parse cache poisoned") = next;
-    results
-}
-
-fn parse_one(tree: &dyn Tree, path: &str, limits: &ParseLimits) -> FileResult {
-    match tree.read_listed(path) {
-        Ok(bytes) => FileResult {
-            path: path.to_owned(),
-            sha256: hex::encode(Sha256::digest(&bytes)),
-            outcome: parse_file(path, &bytes, limits)
-                .map(compact)
-                .map_err(|e| (e.to_string(), e.line())),
-        },
-        Err(e) => FileResult {
-            path: path.to_owned(),
-            sha256: String::new(),
-            outcome: Err((e.to_string(), None)),
-        },
-    }
-}
-
-/// A parsed file as the cache keeps it (for as long as the file is unchanged): its lists without
-/// the spare capacity they grew with (a one-workflow file would otherwise hold room for four).
-fn compact(mut file: crate::workflow::ParsedFile) -> crate::workflow::ParsedFile {
-    file.workflows.shrink_to_fit();
-    file.config_maps.shrink_to_fit();
-    file.problems.shrink_to_fit();
-    for w in &mut file.workflows {
-        w.annotations.shrink_to_fit();
-        w.mounts.shrink_to_fit();
-    }
-    file
-}
-
-/// The files a CR's ConfigMaps put beside it: `<folder>/<workflowPath>/<key>`. A ConfigMap is
-/// looked for in the CR's own file, then in the other YAML files of its folder.
-fn mount_config_maps(
-    tree: &dyn Tree,
-    file: &FileResult,
-    wf: &ParsedWorkflow,
-    known: &HashMap<&str, Vec<&ConfigMap>>,
-    limits: &ParseLimits,
-    diagnostics: &mut Vec<Diagnostic>,
-) -> MemoryTree {
-    let folder = parent(&file.path);
-    let mut overlay = MemoryTree::new();
-    let mut siblings: Option<Vec<ConfigMap>> = None;
-    for mount in &wf.mounts {
-        let found = known
-            .get(folder)
-            .and_then(|maps| {
-                maps.iter()
-                    .find(|m| m.name == mount.config_map)
-                    .map(|m| (*m).clone())
-            })
-            .or_else(|| {
-                siblings
-                    .get_or_insert_with(|| sibling_config_maps(tree, folder, limits))
-                    .iter()
-                    .find(|m| m.name == mount.config_map)
-                    .cloned()
-            });
-        let Some(config_map) = found else {
-            diagnostics.push(Diagnostic::warning(
-                &file.path,
-                Some(&wf.id),
-                format!(
-                    "ConfigMap `{}` is not in this file or folder; files it would mount are missing",
-                    mount.config_map
-                ),
-            ));
-            continue;
-        };
-        let Ok(dir) = join(folder, &mount.workflow_path) else {
-            continue;
-        };
-        for (key, content) in &config_map.data {
-            if let Ok(path) = join(&dir, key) {
-                overlay.insert(path, content.as_bytes().to_vec());
-            }
-        }
-    }
-    overlay
-}
-
-fn sibling_config_maps(tree: &dyn Tree, folder: &str, limits: &ParseLimits) -> Vec<ConfigMap> {
-    tree.list_dir(folder)
-        .iter()
-        .filter(|n| n.ends_with(".yaml") || n.ends_with(".yml"))
-        .filter_map(|name| {
-            let path = join(folder, name).ok()?;
-            let bytes = tree.read(&path).ok()?;
-            parse_file(&path, &bytes, limits).ok()
-        })
-        .flat_map(|parsed| parsed.config_maps)
-        .collect()
+    let (mut snapshot, schemas) = scan(tree, files, limits, resource_roots, cache);
+    schemas.resolve_into(tree, &mut snapshot);
+    snapshot
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workflow::MemoryTree;
 
     #[test]
     fn a_custom_resource_finds_its_config_map_in_a_sibling_file_of_any_tree() {

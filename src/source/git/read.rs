@@ -1,5 +1,5 @@
-//! Reading a commit: the workflows under `paths` at one commit, through the same `read_tree` a
-//! folder uses, each with links to its file at the branch or tag and the commit that last
+//! Reading a commit: the workflows under `paths` at one commit, through the same
+//! [`scan`](crate::source::scan) a folder uses, each with links to its file at the branch or tag and the commit that last
 //! changed it.
 
 use std::collections::HashMap;
@@ -13,12 +13,18 @@ use super::error::GitError;
 use super::history::last_changes;
 use super::source::{Inner, wait_for};
 use super::tree::{GitTree, index_paths};
-use crate::source::dir::read_tree;
+use crate::source::scan::{Deferred, scan};
 use crate::source::snapshot::Snapshot;
 use crate::workflow::Diagnostic;
 
 impl Inner {
-    pub(super) fn read(&self, commit: &str) -> Result<Snapshot, GitError> {
+    /// Reads the commit; every input schema resolved, or (`defer`) the tree and what resolves
+    /// them later.
+    pub(super) fn read(
+        &self,
+        commit: &str,
+        defer: bool,
+    ) -> Result<(Snapshot, Option<Deferred>), GitError> {
         let tree_error = |reason: String| GitError::Tree {
             url: self.url(),
             commit: commit.to_owned(),
@@ -53,20 +59,23 @@ impl Inner {
         files.sort();
         let (shown_ref, editable) = self.shown_reference(&repo, commit);
         let tree = GitTree {
-            repo_dir: &self.repo_dir,
+            repo_dir: self.repo_dir.clone(),
             repos: Mutex::new(vec![repo]),
             root,
             index,
             max_file_bytes: self.settings.limits.max_file_bytes,
-            files_read: &self.files_read,
+            files_read: self.files_read.clone(),
         };
-        let mut snapshot = read_tree(
+        let (mut snapshot, schemas) = scan(
             &tree,
             &files,
             &self.settings.limits,
             &self.settings.resource_roots,
             Some(&self.cache),
         );
+        if !defer {
+            schemas.resolve_into(&tree, &mut snapshot);
+        }
         for path in missing {
             snapshot.diagnostics.push(Diagnostic::error(
                 path,
@@ -78,11 +87,7 @@ impl Inner {
             ));
         }
         snapshot.diagnostics.sort();
-        let repo = tree
-            .repos
-            .into_inner()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop();
+        let repo = tree.repos.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let paths: Vec<&str> = snapshot
             .workflows
             .iter()
@@ -91,8 +96,13 @@ impl Inner {
         let changed_at = match repo {
             Some(repo) => {
                 let mut memo = self.last_changes.lock().unwrap_or_else(|e| e.into_inner());
-                last_changes(&repo, oid, &paths, &mut memo)
-                    .map_err(|e| tree_error(self.scrub(e.message())))?
+                let changes = last_changes(&repo, oid, &paths, &mut memo)
+                    .map_err(|e| tree_error(self.scrub(e.message())))?;
+                tree.repos
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(repo);
+                changes
             }
             None => HashMap::new(),
         };
@@ -103,7 +113,8 @@ impl Inner {
             workflow.origin.links =
                 Some(url.links(&shown_ref, &workflow.origin.path, since, editable));
         }
-        Ok(snapshot)
+        let deferred = defer.then(|| Deferred::new(tree, schemas));
+        Ok((snapshot, deferred))
     }
 
     /// The reference links use (the branch or tag as configured; the commit for a pin or any

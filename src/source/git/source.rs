@@ -17,6 +17,7 @@ use super::error::GitError;
 use super::remote_url::RepoUrl;
 use super::settings::GitSettings;
 use crate::source::dir::ParseCache;
+use crate::source::scan::Deferred;
 use crate::source::snapshot::Snapshot;
 
 /// How long the watchdog waits past the timeout for libgit2 to end a fetch by itself.
@@ -47,7 +48,7 @@ pub(super) struct Inner {
     /// Fetches exclusive, reads shared, across every source of this process using the folder.
     pub(super) lock: Arc<RwLock<()>>,
     pub(super) cache: ParseCache,
-    pub(super) files_read: AtomicU64,
+    pub(super) files_read: Arc<AtomicU64>,
     /// Per workflow file: its blob and the last commit that changed it, for
     /// `orchestrator.io/source-commit` (labelling every workflow with the head commit would
     /// change all of them on every push). A memo: an unchanged blob keeps its commit.
@@ -94,7 +95,7 @@ impl GitSource {
                 repo_dir,
                 lock,
                 cache: ParseCache::default(),
-                files_read: AtomicU64::new(0),
+                files_read: Arc::new(AtomicU64::new(0)),
                 last_changes: Mutex::new(HashMap::new()),
             }),
         }
@@ -163,7 +164,15 @@ impl GitSource {
     /// workflow carries links to the file at the configured branch or tag (the commit, for a
     /// pin). Files parsed at an earlier read are reused when their blob did not change.
     pub fn read(&self, commit: &str) -> Result<Snapshot, GitError> {
-        self.inner.read(commit)
+        self.inner.read(commit, false).map(|(snapshot, _)| snapshot)
+    }
+
+    /// [`GitSource::read`] for a one-shot run: the workflows without their input schemas, and
+    /// what resolves them later from the commit (see [`Deferred`]). Blobs are then read without
+    /// the cache's lock: nothing may fetch into the cache while the run lasts.
+    pub fn read_deferred(&self, commit: &str) -> Result<(Snapshot, Deferred), GitError> {
+        let (snapshot, deferred) = self.inner.read(commit, true)?;
+        Ok((snapshot, deferred.expect("a deferred read keeps its tree")))
     }
 
     /// Whether a push (the repository's URLs as the forge reports them: `clone_url`, `ssh_url`,

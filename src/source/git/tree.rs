@@ -3,8 +3,8 @@
 //! checked before a blob is loaded.
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
@@ -63,16 +63,16 @@ fn walk(tree: &git2::Tree<'_>, prefix: &str, index: &mut Index) -> Result<(), gi
 /// are their versions, so the parse cache reuses unchanged files); anything else a schema
 /// refers to is looked up in the commit's tree. Blobs are loaded on demand, in parallel, each
 /// worker with its own handle on the repository (`git2::Repository` is not `Sync`).
-pub(super) struct GitTree<'a> {
-    pub(super) repo_dir: &'a Path,
+pub(super) struct GitTree {
+    pub(super) repo_dir: PathBuf,
     pub(super) repos: Mutex<Vec<Repository>>,
     pub(super) root: Oid,
     pub(super) index: Index,
     pub(super) max_file_bytes: u64,
-    pub(super) files_read: &'a AtomicU64,
+    pub(super) files_read: Arc<AtomicU64>,
 }
 
-impl GitTree<'_> {
+impl GitTree {
     fn with_repo<T>(
         &self,
         path: &str,
@@ -81,7 +81,7 @@ impl GitTree<'_> {
         let pooled = self.repos.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let repo = match pooled {
             Some(repo) => repo,
-            None => Repository::open_bare(self.repo_dir).map_err(|e| TreeError::Io {
+            None => Repository::open_bare(&self.repo_dir).map_err(|e| TreeError::Io {
                 path: path.to_owned(),
                 reason: e.message().to_owned(),
             })?,
@@ -112,7 +112,7 @@ impl GitTree<'_> {
     }
 }
 
-impl Tree for GitTree<'_> {
+impl Tree for GitTree {
     fn read(&self, path: &str) -> Result<Vec<u8>, TreeError> {
         let (oid, mode) = self.entry(path)?;
         if mode == MODE_SYMLINK {
