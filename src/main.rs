@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use orchestrator_provider::config::{Config, ConfigError, Format, Layers};
-use orchestrator_provider::{daemon, memory, pipeline, secrets, sink::export};
+use orchestrator_provider::pipeline::oneshot::{OneShot, Report};
+use orchestrator_provider::{daemon, memory, secrets, sink::export};
 
 /// Publish SonataFlow workflows to Backstage as software Templates.
 #[derive(Parser)]
@@ -87,58 +88,83 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let outcome = pipeline::run(&config);
-    for d in &outcome.diagnostics {
+    // Read and merged at once, then mapped and written a batch at a time.
+    let run = OneShot::read(&config);
+    let format = config.export.format;
+    // Writing a folder would remove the exported files of what a failed source defines.
+    let refused = match &out {
+        Some(Some(dir)) if !run.failed_sources().is_empty() => Some(dir.clone()),
+        _ => None,
+    };
+    let done = match out {
+        Some(None) => to_stdout(run, format).map(|r| (r, None)),
+        Some(Some(dir)) if refused.is_none() => {
+            to_dir(run, &dir, format).map(|(r, written)| (r, Some((dir, written))))
+        }
+        _ => run.run(|_| Ok(())).map(|r| (r, None)),
+    };
+    let (report, dir_report) = match done {
+        Ok(done) => done,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    for d in &report.diagnostics {
         if annotate {
             println!("{}", d.github_annotation());
         } else {
             eprintln!("{d}");
         }
     }
-    if let Some(out) = out {
-        let written = match out {
-            None => {
-                let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
-                export::write(&mut stdout, &outcome.templates, config.export.format)
-                    .and_then(|()| std::io::Write::flush(&mut stdout))
-                    .map_err(export::ExportError::Stdout)
-            }
-            Some(dir) if !outcome.failed_sources.is_empty() => {
-                // Writing would remove the exported files of what the failed source defines.
-                eprintln!(
-                    "error: not writing {}: could not read {}; its templates would be removed from the folder",
-                    dir.display(),
-                    outcome.failed_sources.join(", ")
-                );
-                return ExitCode::from(EXIT_FAILED_WORKFLOWS);
-            }
-            Some(dir) => export::write_dir(
-                &dir,
-                &outcome.templates,
-                &outcome.diagrams,
-                config.export.format,
-            )
-            .map(|r| {
-                eprintln!(
-                    "{}: {} written, {} unchanged, {} removed",
-                    dir.display(),
-                    r.written.len(),
-                    r.unchanged.len(),
-                    r.removed.len()
-                )
-            }),
-        };
-        if let Err(e) = written {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+    if let Some(dir) = refused {
+        eprintln!(
+            "error: not writing {}: could not read {}; its templates would be removed from the folder",
+            dir.display(),
+            report.failed_sources.join(", ")
+        );
+        return ExitCode::from(EXIT_FAILED_WORKFLOWS);
     }
-    eprintln!("{}", outcome.summary());
-    if outcome.errors() > 0 {
+    if let Some((dir, r)) = dir_report {
+        eprintln!(
+            "{}: {} written, {} unchanged, {} removed",
+            dir.display(),
+            r.written.len(),
+            r.unchanged.len(),
+            r.removed.len()
+        );
+    }
+    eprintln!("{}", report.summary());
+    if report.errors() > 0 {
         ExitCode::from(EXIT_FAILED_WORKFLOWS)
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Every batch on stdout as it is mapped.
+fn to_stdout(run: OneShot, format: Format) -> Result<Report, export::ExportError> {
+    let stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut stream = export::Stream::new(stdout, format).map_err(export::ExportError::Stdout)?;
+    let report = run.run(|batch| {
+        stream
+            .write(&batch.templates)
+            .map_err(export::ExportError::Stdout)
+    })?;
+    let mut stdout = stream.finish().map_err(export::ExportError::Stdout)?;
+    std::io::Write::flush(&mut stdout).map_err(export::ExportError::Stdout)?;
+    Ok(report)
+}
+
+/// Every batch into the folder as it is mapped.
+fn to_dir(
+    run: OneShot,
+    dir: &std::path::Path,
+    format: Format,
+) -> Result<(Report, export::DirReport), export::ExportError> {
+    let mut folder = export::DirExport::new(dir, format)?;
+    let report = run.run(|batch| folder.write(&batch.templates, &batch.diagrams))?;
+    Ok((report, folder.finish()?))
 }
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -162,9 +162,34 @@ where
     T: Send,
     F: Fn(&Workflow, Template) -> T + Sync,
 {
+    let (named, mut diagnostics) = name_all(workflows);
+    // Names need the whole set; each template then maps on its own, on every core, in name
+    // order.
+    let mapped: Vec<(T, Vec<Diagnostic>)> = named
+        .into_par_iter()
+        .map(|(i, name)| {
+            let workflow = workflows[i].borrow();
+            let (template, notes) = map_one(workflow, name, opts);
+            (into(workflow, template), notes)
+        })
+        .collect();
+    let templates = mapped
+        .into_iter()
+        .map(|(template, notes)| {
+            diagnostics.extend(notes);
+            template
+        })
+        .collect();
+    (templates, diagnostics)
+}
+
+/// The first half of [`map_all_with_diagnostics`], for a caller that maps a batch at a time:
+/// each mappable workflow's index in `workflows` and its template's name, sorted by name (the
+/// order of the output), and an error for each workflow whose id cannot be mapped.
+pub fn name_all<W: Borrow<Workflow>>(workflows: &[W]) -> (Vec<(usize, String)>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
-    let mut usable: Vec<&Workflow> = Vec::with_capacity(workflows.len());
-    for workflow in workflows.iter().map(Borrow::borrow) {
+    let mut usable: Vec<usize> = Vec::with_capacity(workflows.len());
+    for (i, workflow) in workflows.iter().map(Borrow::borrow).enumerate() {
         let mut found = BTreeSet::new();
         if text::clean(&workflow.id, &mut found) != workflow.id {
             diagnostics.push(Diagnostic::error(
@@ -176,36 +201,26 @@ where
                 ),
             ));
         } else {
-            usable.push(workflow);
+            usable.push(i);
         }
     }
-    let ids: Vec<&str> = usable.iter().map(|w| w.id.as_str()).collect();
+    let ids: Vec<&str> = usable
+        .iter()
+        .map(|&i| workflows[i].borrow().id.as_str())
+        .collect();
     let names = assign_names(&ids);
-    // Names need the whole set; each template then maps on its own, on every core.
-    let mut mapped: Vec<(String, T, Vec<Diagnostic>)> = usable
-        .par_iter()
-        .zip(names)
-        .map(|(workflow, name)| {
-            let (template, notes) = map_one(workflow, name, opts);
-            (
-                template.metadata.name.clone(),
-                into(workflow, template),
-                notes,
-            )
-        })
-        .collect();
-    mapped.sort_by(|a, b| a.0.cmp(&b.0));
-    let templates = mapped
-        .into_iter()
-        .map(|(_, template, notes)| {
-            diagnostics.extend(notes);
-            template
-        })
-        .collect();
-    (templates, diagnostics)
+    let mut named: Vec<(usize, String)> = usable.into_iter().zip(names).collect();
+    named.sort_by(|a, b| a.1.cmp(&b.1));
+    (named, diagnostics)
 }
 
-fn map_one(workflow: &Workflow, name: String, opts: &MapOptions) -> (Template, Vec<Diagnostic>) {
+/// One workflow as the Template named `name` (from [`name_all`]), and what the mapping
+/// dropped or changed (see [`map_all_with_diagnostics`]).
+pub fn map_one(
+    workflow: &Workflow,
+    name: String,
+    opts: &MapOptions,
+) -> (Template, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     let warn =
         |message: String| Diagnostic::warning(&workflow.origin.path, Some(&workflow.id), message);

@@ -26,8 +26,12 @@ pub mod text;
 
 pub use escape::literal;
 pub use links::{EntityLink, LinkKind};
-pub use map::{MAX_FORM_BYTES, Template, map_all, map_all_into, map_all_with_diagnostics};
+pub use map::{
+    MAX_FORM_BYTES, Template, map_all, map_all_into, map_all_with_diagnostics, map_one, name_all,
+};
 pub use name::{assign_names, is_valid_name, is_valid_tag, sanitize};
 pub use options::{MapOptions, OwnerRule};
-pub use render::{to_json_pretty, to_yaml, to_yaml_one, write_json_pretty, write_yaml};
+pub use render::{
+    JsonList, YamlStream, to_json_pretty, to_yaml, to_yaml_one, write_json_pretty, write_yaml,
+};
 pub use stock_form::WidgetPolicy;

@@ -71,17 +71,93 @@ pub fn write_json_pretty<W: io::Write, T: Serialize + ?Sized>(
 
 /// [`to_yaml`] into a writer: rendered a batch at a time on every core, written in order, so
 /// the whole stream is never held.
-pub fn write_yaml<W: io::Write>(mut out: W, templates: &[Template]) -> io::Result<()> {
-    for (i, batch) in templates.chunks(256).enumerate() {
-        let docs: Vec<String> = batch.par_iter().map(to_yaml_one).collect();
-        for (j, doc) in docs.iter().enumerate() {
-            if i > 0 || j > 0 {
-                out.write_all(b"---\n")?;
-            }
-            out.write_all(doc.as_bytes())?;
-        }
+pub fn write_yaml<W: io::Write>(out: W, templates: &[Template]) -> io::Result<()> {
+    let mut stream = YamlStream::new(out);
+    for batch in templates.chunks(256) {
+        stream.write(batch)?;
     }
-    Ok(())
+    stream.finish().map(drop)
+}
+
+/// A multi-document YAML stream written a batch of templates at a time: the same bytes as
+/// [`to_yaml`] of all the batches in order.
+#[derive(Debug)]
+pub struct YamlStream<W> {
+    out: W,
+    documents: usize,
+}
+
+impl<W: io::Write> YamlStream<W> {
+    pub fn new(out: W) -> Self {
+        Self { out, documents: 0 }
+    }
+
+    /// Renders the batch on every core and writes it.
+    pub fn write(&mut self, templates: &[Template]) -> io::Result<()> {
+        let docs: Vec<String> = templates.par_iter().map(to_yaml_one).collect();
+        for doc in docs {
+            if self.documents > 0 {
+                self.out.write_all(b"---\n")?;
+            }
+            self.out.write_all(doc.as_bytes())?;
+            self.documents += 1;
+        }
+        Ok(())
+    }
+
+    pub fn finish(self) -> io::Result<W> {
+        Ok(self.out)
+    }
+}
+
+/// A JSON list of templates written a batch at a time: the same bytes as
+/// [`write_json_pretty`]`(out, all, 1)`, each template rendered on its own at the list's
+/// first level, as the formatter would have reached it.
+#[derive(Debug)]
+pub struct JsonList<W> {
+    out: W,
+    items: usize,
+}
+
+impl<W: io::Write> JsonList<W> {
+    pub fn new(mut out: W) -> io::Result<Self> {
+        out.write_all(b"[")?;
+        Ok(Self { out, items: 0 })
+    }
+
+    /// Renders the batch on every core and writes it.
+    pub fn write(&mut self, templates: &[Template]) -> io::Result<()> {
+        let items: Vec<io::Result<Vec<u8>>> = templates.par_iter().map(list_item).collect();
+        for item in items {
+            // `,` then a new line indented one level, as `Formatter::item` writes at depth 1.
+            self.out
+                .write_all(if self.items > 0 { b",\n  " } else { b"\n  " })?;
+            self.out.write_all(&item?)?;
+            self.items += 1;
+        }
+        Ok(())
+    }
+
+    /// Closes the list (and the line); the writer back.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.out
+            .write_all(if self.items > 0 { b"\n]\n" } else { b"]\n" })?;
+        Ok(self.out)
+    }
+}
+
+/// One template as an item of a [`JsonList`]: serialised from the formatter's state inside a
+/// list at the top (one collection open, pretty to one level more than a template alone).
+fn list_item(template: &Template) -> io::Result<Vec<u8>> {
+    let formatter = Formatter {
+        depth: 1,
+        has_value: false,
+        pretty_depth: JSON_PRETTY_DEPTH + 1,
+    };
+    let mut out = Vec::with_capacity(4096);
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
+    template.serialize(&mut ser).map_err(io::Error::other)?;
+    Ok(out)
 }
 
 /// `serialize_with` for `spec.parameters`: block style up to [`MAX_BLOCK_INDENT`], flow style
@@ -320,5 +396,39 @@ mod tests {
             .unwrap();
         assert_eq!(deepest_indent, 2 * JSON_PRETTY_DEPTH);
         assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), v);
+    }
+
+    #[test]
+    fn streams_written_a_batch_at_a_time_are_the_bytes_of_the_whole_list() {
+        let opts = MapOptions::default();
+        let ids = ["a", "b", "c", "d", "e"];
+        let mut workflows = ids.map(workflow);
+        // A form deep enough that both writers change style inside it.
+        let mut schema = json!({"type": "string"});
+        for _ in 0..20 {
+            schema =
+                json!({"type": "object", "properties": {"a": schema, "b": {"type": "integer"}}});
+        }
+        workflows[1].input_schema = Some(schema);
+        let all = map_all(&workflows, &opts);
+        for n in 0..=all.len() {
+            let templates = &all[..n];
+            let mut json = JsonList::new(Vec::new()).unwrap();
+            let mut yaml = YamlStream::new(Vec::new());
+            for batch in templates.chunks(2) {
+                json.write(batch).unwrap();
+                yaml.write(batch).unwrap();
+            }
+            let mut whole = Vec::new();
+            write_json_pretty(&mut whole, templates, 1).unwrap();
+            assert_eq!(
+                String::from_utf8(json.finish().unwrap()).unwrap(),
+                String::from_utf8(whole).unwrap()
+            );
+            assert_eq!(
+                String::from_utf8(yaml.finish().unwrap()).unwrap(),
+                to_yaml(templates)
+            );
+        }
     }
 }

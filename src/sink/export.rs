@@ -44,10 +44,43 @@ pub fn render(templates: &[Template], format: Format) -> Result<String, ExportEr
 /// [`render`] into a writer (stdout), a batch of templates at a time: an export never holds
 /// its whole output, which for large forms is the largest thing it makes.
 pub fn write<W: io::Write>(out: W, templates: &[Template], format: Format) -> io::Result<()> {
-    match format {
-        Format::Yaml => entity::write_yaml(out, templates),
-        // A list of templates: one level more than a template alone.
-        Format::Json => entity::write_json_pretty(out, templates, 1),
+    let mut stream = Stream::new(out, format)?;
+    for batch in templates.chunks(256) {
+        stream.write(batch)?;
+    }
+    stream.finish().map(drop)
+}
+
+/// Templates on a writer in the export format, written as they come, a batch at a time: the
+/// same bytes as [`write`] of all the batches in order.
+#[derive(Debug)]
+pub enum Stream<W> {
+    Yaml(entity::YamlStream<W>),
+    Json(entity::JsonList<W>),
+}
+
+impl<W: io::Write> Stream<W> {
+    pub fn new(out: W, format: Format) -> io::Result<Self> {
+        Ok(match format {
+            Format::Yaml => Self::Yaml(entity::YamlStream::new(out)),
+            // A list of templates: one level more than a template alone.
+            Format::Json => Self::Json(entity::JsonList::new(out)?),
+        })
+    }
+
+    pub fn write(&mut self, templates: &[Template]) -> io::Result<()> {
+        match self {
+            Self::Yaml(s) => s.write(templates),
+            Self::Json(s) => s.write(templates),
+        }
+    }
+
+    /// Ends the output; the writer back (to flush).
+    pub fn finish(self) -> io::Result<W> {
+        match self {
+            Self::Yaml(s) => s.finish(),
+            Self::Json(s) => s.finish(),
+        }
     }
 }
 
@@ -96,97 +129,146 @@ pub fn write_dir(
     diagrams: &BTreeMap<String, Arc<diagram::Source>>,
     format: Format,
 ) -> Result<DirReport, ExportError> {
-    let err = |path: &Path| {
-        let path = path.to_owned();
-        move |source| ExportError::Write { path, source }
-    };
-    std::fs::create_dir_all(dir).map_err(err(dir))?;
-    let ext = match format {
-        Format::Yaml => "yaml",
-        Format::Json => "json",
-    };
-    let mut report = DirReport::default();
-    let mut files = BTreeSet::new();
-    for t in templates {
-        let name = format!("{}.{ext}", t.metadata.name);
-        write_if_changed(
-            &dir.join(&name),
-            &render_one(t, format)?,
-            &mut report,
-            &name,
-        )?;
-        files.insert(name);
-    }
-    // Rendering is CPU work: on every core, then written in name order.
-    let svgs: Vec<(String, String)> = templates
-        .par_iter()
-        .filter_map(|t| {
-            let source = diagrams.get(&t.metadata.name)?;
-            Some((format!("{}.svg", t.metadata.name), source.render().text))
-        })
-        .collect();
-    let entity_files = files.clone();
-    for (name, svg) in svgs {
-        write_if_changed(&dir.join(&name), &svg, &mut report, &name)?;
-        files.insert(name);
-    }
-    let namespace = templates
-        .first()
-        .map_or("default", |t| t.metadata.namespace.as_str());
-    let location = Location {
-        api_version: "backstage.io/v1alpha1",
-        kind: "Location",
-        metadata: LocationMetadata {
-            name: "orchestrator-workflows",
-            namespace,
-            description: "SonataFlow workflow templates exported by orchestrator-provider",
-        },
-        spec: LocationSpec {
-            targets: entity_files.iter().map(|f| format!("./{f}")).collect(),
-        },
-    };
-    let location_text =
-        serde_saphyr::to_string(&location).map_err(|e| ExportError::Encode(e.to_string()))?;
-    write_if_changed(
-        &dir.join(LOCATION_FILE),
-        &location_text,
-        &mut report,
-        LOCATION_FILE,
-    )?;
-    files.insert(LOCATION_FILE.to_owned());
+    let mut export = DirExport::new(dir, format)?;
+    export.write(templates, diagrams)?;
+    export.finish()
+}
 
-    // Remove only what we wrote last time and do not write now.
-    let manifest_path = dir.join(MANIFEST);
-    let previous = std::fs::read_to_string(&manifest_path).unwrap_or_default();
-    for old in previous
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-    {
-        // The manifest is ours, but never follow it out of the folder.
-        if old.contains('/') || old.contains('\\') || old == ".." || files.contains(old) {
-            continue;
+/// [`write_dir`] a batch of templates at a time (in name order): each batch's files are
+/// written as it comes; the Location and the manifest, and the removal of stale files, when it
+/// is finished. Only names are kept between batches.
+#[derive(Debug)]
+pub struct DirExport {
+    dir: PathBuf,
+    format: Format,
+    report: DirReport,
+    /// Every file written or unchanged so far.
+    files: BTreeSet<String>,
+    /// The template files among them, for the Location.
+    entity_files: BTreeSet<String>,
+    /// The first template's namespace: the Location's.
+    namespace: Option<String>,
+}
+
+impl DirExport {
+    /// Creates the folder if need be.
+    pub fn new(dir: &Path, format: Format) -> Result<Self, ExportError> {
+        std::fs::create_dir_all(dir).map_err(|source| ExportError::Write {
+            path: dir.to_owned(),
+            source,
+        })?;
+        Ok(Self {
+            dir: dir.to_owned(),
+            format,
+            report: DirReport::default(),
+            files: BTreeSet::new(),
+            entity_files: BTreeSet::new(),
+            namespace: None,
+        })
+    }
+
+    /// Writes the batch's template files, then their diagrams.
+    pub fn write(
+        &mut self,
+        templates: &[Template],
+        diagrams: &BTreeMap<String, Arc<diagram::Source>>,
+    ) -> Result<(), ExportError> {
+        let ext = match self.format {
+            Format::Yaml => "yaml",
+            Format::Json => "json",
+        };
+        if self.namespace.is_none() {
+            self.namespace = templates.first().map(|t| t.metadata.namespace.clone());
         }
-        match std::fs::remove_file(dir.join(old)) {
-            Ok(()) => report.removed.push(old.to_owned()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(ExportError::Write {
-                    path: dir.join(old),
-                    source: e,
-                });
+        for t in templates {
+            let name = format!("{}.{ext}", t.metadata.name);
+            write_if_changed(
+                &self.dir.join(&name),
+                &render_one(t, self.format)?,
+                &mut self.report,
+                &name,
+            )?;
+            self.entity_files.insert(name.clone());
+            self.files.insert(name);
+        }
+        // Rendering is CPU work: on every core, then written in name order.
+        let svgs: Vec<(String, String)> = templates
+            .par_iter()
+            .filter_map(|t| {
+                let source = diagrams.get(&t.metadata.name)?;
+                Some((format!("{}.svg", t.metadata.name), source.render().text))
+            })
+            .collect();
+        for (name, svg) in svgs {
+            write_if_changed(&self.dir.join(&name), &svg, &mut self.report, &name)?;
+            self.files.insert(name);
+        }
+        Ok(())
+    }
+
+    /// Writes `catalog-info.yaml` and the manifest, and removes what the previous export wrote
+    /// and this one did not.
+    pub fn finish(mut self) -> Result<DirReport, ExportError> {
+        let dir = self.dir.as_path();
+        let location = Location {
+            api_version: "backstage.io/v1alpha1",
+            kind: "Location",
+            metadata: LocationMetadata {
+                name: "orchestrator-workflows",
+                namespace: self.namespace.as_deref().unwrap_or("default"),
+                description: "SonataFlow workflow templates exported by orchestrator-provider",
+            },
+            spec: LocationSpec {
+                targets: self.entity_files.iter().map(|f| format!("./{f}")).collect(),
+            },
+        };
+        let location_text =
+            serde_saphyr::to_string(&location).map_err(|e| ExportError::Encode(e.to_string()))?;
+        write_if_changed(
+            &dir.join(LOCATION_FILE),
+            &location_text,
+            &mut self.report,
+            LOCATION_FILE,
+        )?;
+        self.files.insert(LOCATION_FILE.to_owned());
+        let (files, mut report) = (self.files, self.report);
+
+        // Remove only what we wrote last time and do not write now.
+        let manifest_path = dir.join(MANIFEST);
+        let previous = std::fs::read_to_string(&manifest_path).unwrap_or_default();
+        for old in previous
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            // The manifest is ours, but never follow it out of the folder.
+            if old.contains('/') || old.contains('\\') || old == ".." || files.contains(old) {
+                continue;
+            }
+            match std::fs::remove_file(dir.join(old)) {
+                Ok(()) => report.removed.push(old.to_owned()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(ExportError::Write {
+                        path: dir.join(old),
+                        source: e,
+                    });
+                }
             }
         }
+        let mut manifest = String::from(
+            "# Files written by orchestrator-provider export; stale ones are removed on the next export.\n",
+        );
+        for f in &files {
+            manifest.push_str(f);
+            manifest.push('\n');
+        }
+        atomic_write(&manifest_path, &manifest).map_err(|source| ExportError::Write {
+            path: manifest_path.clone(),
+            source,
+        })?;
+        Ok(report)
     }
-    let mut manifest = String::from(
-        "# Files written by orchestrator-provider export; stale ones are removed on the next export.\n",
-    );
-    for f in &files {
-        manifest.push_str(f);
-        manifest.push('\n');
-    }
-    atomic_write(&manifest_path, &manifest).map_err(err(&manifest_path))?;
-    Ok(report)
 }
 
 fn write_if_changed(

@@ -1,0 +1,243 @@
+//! The one-shot pipeline behind `export` and `check`: read every source, merge, then resolve,
+//! map and hand over the templates a batch at a time, in name order.
+//!
+//! Names are chosen over the ids of all workflows first (they need the whole set, nothing
+//! else); then each batch's input schemas are resolved, its workflows mapped and the batch
+//! handed to the caller, which writes it before the next batch is made. No workflow's schema or
+//! form outside the batch in hand is held: resolved schemas and forms are JSON trees several
+//! times the size of their text, and holding all of them is what made an export of 10 000
+//! large forms take gigabytes. The output is the same as [`assemble`](super::assemble)'s, in
+//! the same order, with the same diagnostics (sorted, once every batch is done).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use super::{Merge, Merged, SourceRead, diagram_source, merge, placed, qualify, read_all, summary};
+use crate::config::Config;
+use crate::diagram;
+use crate::entity::{self, MapOptions, Template};
+use crate::source::Deferred;
+use crate::workflow::{Diagnostic, SchemaResolver, Severity, Workflow};
+
+/// Workflows mapped per batch. A batch holds its workflows' resolved schemas while it maps them
+/// and their forms (each at most [`entity::MAX_FORM_BYTES`] as JSON) until it is written.
+pub const BATCH: usize = 64;
+
+/// Every source read and merged, its templates named, nothing mapped yet.
+pub struct OneShot {
+    options: MapOptions,
+    reads: Vec<SourceRead>,
+    /// What resolves the input schemas of each read's workflows (`None`: they have theirs).
+    deferred: Vec<Option<Deferred>>,
+    merge: Merge,
+    /// Indices into `merge.workflows` with their template names, in name order.
+    named: Vec<(usize, String)>,
+    /// Where each merged workflow was read, by id, for the mapping's diagnostics.
+    places: BTreeMap<String, String>,
+}
+
+/// One batch of templates, in name order, and what each one's diagram is drawn from.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub templates: Vec<Template>,
+    pub diagrams: BTreeMap<String, Arc<diagram::Source>>,
+}
+
+/// What a one-shot run found, once every batch is done.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// How many templates were mapped.
+    pub templates: usize,
+    /// Every problem found, sorted (errors first, then by file).
+    pub diagnostics: Vec<Diagnostic>,
+    /// Sources that could not be read at all: what they define is missing.
+    pub failed_sources: Vec<String>,
+}
+
+impl Report {
+    pub fn errors(&self) -> usize {
+        super::count(&self.diagnostics, Severity::Error)
+    }
+
+    /// `N templates, M errors, K warnings`.
+    pub fn summary(&self) -> String {
+        summary(self.templates, &self.diagnostics)
+    }
+}
+
+impl std::fmt::Debug for OneShot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OneShot")
+            .field("templates", &self.named.len())
+            .field("failed_sources", &self.merge.failed_sources)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OneShot {
+    /// Reads every configured source once (input schemas deferred where a source has a tree),
+    /// merges them and names the templates.
+    pub fn read(config: &Config) -> Self {
+        let (reads, deferred) = read_all(config, true);
+        Self::new(config, reads, deferred)
+    }
+
+    fn new(config: &Config, reads: Vec<SourceRead>, deferred: Vec<Option<Deferred>>) -> Self {
+        let mut merge = merge(&reads);
+        let workflows: Vec<&Workflow> = merge.workflows.iter().map(|m| m.read(&reads)).collect();
+        let places: BTreeMap<String, String> = merge
+            .workflows
+            .iter()
+            .zip(&workflows)
+            .map(|(m, wf)| (wf.id.clone(), m.place.clone()))
+            .collect();
+        let (named, unnamed) = entity::name_all(&workflows);
+        let by_place: BTreeMap<&str, &str> = places
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let unnamed: Vec<Diagnostic> = unnamed.into_iter().map(|d| placed(d, &by_place)).collect();
+        merge.diagnostics.extend(unnamed);
+        Self {
+            options: MapOptions::from_config(&config.templates).with_diagrams(&config.diagrams),
+            reads,
+            deferred,
+            merge,
+            named,
+            places,
+        }
+    }
+
+    /// Sources that could not be read at all: what they define is missing from the output.
+    pub fn failed_sources(&self) -> &[String] {
+        &self.merge.failed_sources
+    }
+
+    /// How many templates the run maps.
+    pub fn len(&self) -> usize {
+        self.named.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.named.is_empty()
+    }
+
+    /// Resolves and maps the templates a batch at a time, in name order, handing each batch to
+    /// `write` before making the next; stops at the first error `write` returns. Then resolves
+    /// the schemas of the workflows read but not mapped (duplicates, unpublished, unnamed) for
+    /// their warnings, as a read that resolves everything would have given them.
+    pub fn run<E>(self, mut write: impl FnMut(Batch) -> Result<(), E>) -> Result<Report, E> {
+        let mut diagnostics = Vec::new();
+        let mut mapped = 0;
+        for batch in self.named.chunks(BATCH) {
+            let made: Vec<(Template, Arc<diagram::Source>, Vec<Diagnostic>)> = batch
+                .par_iter()
+                .map_init(
+                    || self.resolvers(),
+                    |resolvers, (i, name)| self.map(resolvers, &self.merge.workflows[*i], name),
+                )
+                .collect();
+            let mut out = Batch::default();
+            for (template, diagram, notes) in made {
+                diagnostics.extend(notes);
+                out.diagrams.insert(template.metadata.name.clone(), diagram);
+                out.templates.push(template);
+            }
+            mapped += out.templates.len();
+            write(out)?;
+        }
+        diagnostics.extend(self.unmapped_warnings());
+        let Self { merge, .. } = self;
+        diagnostics.extend(merge.diagnostics);
+        diagnostics.sort();
+        Ok(Report {
+            templates: mapped,
+            diagnostics,
+            failed_sources: merge.failed_sources,
+        })
+    }
+
+    /// One schema resolver per read with a tree: each caches the schema files `$ref`s share.
+    fn resolvers(&self) -> Vec<Option<SchemaResolver<'_>>> {
+        self.deferred
+            .iter()
+            .map(|d| d.as_ref().map(Deferred::resolver))
+            .collect()
+    }
+
+    /// The merged workflow `m` with its input schema, and the schema's warnings under its
+    /// source.
+    fn resolved(
+        &self,
+        resolvers: &mut [Option<SchemaResolver<'_>>],
+        read: usize,
+        index: usize,
+    ) -> (Option<serde_json::Value>, Vec<Diagnostic>) {
+        let (Some(deferred), Some(resolver)) = (&self.deferred[read], &mut resolvers[read]) else {
+            return (None, Vec::new());
+        };
+        let (schema, diagnostics) = deferred.resolve(resolver, index);
+        let name = &self.reads[read].name;
+        let diagnostics = diagnostics
+            .into_iter()
+            .map(|d| Diagnostic {
+                file: qualify(name, &d.file),
+                ..d
+            })
+            .collect();
+        (schema, diagnostics)
+    }
+
+    /// Resolves and maps one workflow: its template, its diagram's source and the diagnostics
+    /// of both steps.
+    fn map(
+        &self,
+        resolvers: &mut [Option<SchemaResolver<'_>>],
+        m: &Merged,
+        name: &str,
+    ) -> (Template, Arc<diagram::Source>, Vec<Diagnostic>) {
+        let mut workflow = m.workflow(&self.reads);
+        let (schema, mut diagnostics) = self.resolved(resolvers, m.read, m.index);
+        if self.deferred[m.read].is_some() {
+            workflow.to_mut().input_schema = schema;
+        }
+        let (template, notes) = entity::map_one(&workflow, name.to_owned(), &self.options);
+        let by_place = |d: Diagnostic| {
+            let place = d.workflow_id.as_ref().and_then(|id| self.places.get(id));
+            Diagnostic {
+                file: place.cloned().unwrap_or(d.file),
+                ..d
+            }
+        };
+        diagnostics.extend(notes.into_iter().map(by_place));
+        let diagram = diagram_source(&workflow, &template);
+        (template, diagram, diagnostics)
+    }
+
+    /// The schema warnings of the workflows read with a tree that no batch mapped.
+    fn unmapped_warnings(&self) -> Vec<Diagnostic> {
+        let mapped: BTreeSet<(usize, usize)> = self
+            .named
+            .iter()
+            .map(|(i, _)| &self.merge.workflows[*i])
+            .map(|m| (m.read, m.index))
+            .collect();
+        let rest: Vec<(usize, usize)> = self
+            .deferred
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.is_some())
+            .flat_map(|(read, d)| (0..d.as_ref().map_or(0, Deferred::len)).map(move |i| (read, i)))
+            .filter(|key| !mapped.contains(key))
+            .collect();
+        rest.par_iter()
+            .map_init(
+                || self.resolvers(),
+                |resolvers, &(read, index)| self.resolved(resolvers, read, index).1,
+            )
+            .flatten()
+            .collect()
+    }
+}
