@@ -163,3 +163,25 @@ fn corpus_export_is_deterministic() {
     let b = orchestrator_provider::entity::to_yaml(&pipeline::run(&config).templates);
     assert_eq!(a, b);
 }
+
+#[test]
+fn corpus_export_a_batch_at_a_time_is_the_export_of_everything_at_once() {
+    let Some(root) = corpus() else { return };
+    // The corpus twice: every id of the second source is a duplicate, read but not mapped.
+    let mut config = config(&root, &["**/*.json", "**/*.yaml", "**/*.yml"]);
+    config.sources.extend(config.sources.clone());
+    let all = pipeline::run(&config);
+    let mut templates = Vec::new();
+    let report = pipeline::oneshot::OneShot::read(&config)
+        .run(|batch| {
+            templates.extend(batch.templates);
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+    assert!(templates.len() > pipeline::oneshot::BATCH);
+    assert_eq!(
+        orchestrator_provider::entity::to_yaml(&templates),
+        orchestrator_provider::entity::to_yaml(&all.templates)
+    );
+    assert_eq!(report.diagnostics, all.diagnostics);
+}

@@ -241,3 +241,102 @@ impl OneShot {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{DirSourceConfig, SourceConfig};
+    use crate::entity::to_yaml;
+
+    fn dir_source(path: &std::path::Path) -> SourceConfig {
+        SourceConfig::Dir(DirSourceConfig {
+            path: path.to_owned(),
+            include: vec!["**/*.sw.json".into()],
+            exclude: Vec::new(),
+            watch: false,
+        })
+    }
+
+    fn write_workflow(dir: &std::path::Path, id: &str, schema: &str) {
+        let text = format!(
+            r#"{{"id": "{id}", "name": "Flow {id}", "version": "1.0", "specVersion": "0.8", "start": "s", {schema}
+               "states": [{{"name": "s", "type": "operation", "actions": [], "end": true}}]}}"#
+        );
+        std::fs::write(dir.join(format!("{id}.sw.json")), text).unwrap();
+    }
+
+    #[test]
+    fn mapping_a_batch_at_a_time_gives_the_templates_and_diagnostics_of_mapping_all_at_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (first, second) = (tmp.path().join("first"), tmp.path().join("second"));
+        std::fs::create_dir_all(first.join("schemas")).unwrap();
+        std::fs::create_dir_all(&second).unwrap();
+        std::fs::write(
+            first.join("schemas/shared.json"),
+            r#"{"definitions": {"name": {"type": "string", "title": "Name"}}}"#,
+        )
+        .unwrap();
+        // More than two batches, in an order unlike the names' (ids that differ only in case
+        // get suffixed names).
+        for i in 0..2 * BATCH + 7 {
+            let id = if i % 10 == 0 {
+                format!("Flow-{i}")
+            } else {
+                format!("flow-{i}")
+            };
+            let schema = match i % 3 {
+                0 => {
+                    r##""dataInputSchema": {"schema": {"type": "object", "properties": {"n": {"$ref": "schemas/shared.json#/definitions/name"}}}},"##
+                }
+                1 => r#""dataInputSchema": "schemas/missing.json","#,
+                _ => "",
+            };
+            write_workflow(&first, &id, schema);
+        }
+        write_workflow(&first, "flow-0", "");
+        // A duplicate in a later source whose schema does not resolve: its warning stays.
+        write_workflow(&second, "flow-2", r#""dataInputSchema": "nowhere.json","#);
+        write_workflow(&second, "only-second", "");
+        let config = Config {
+            sources: vec![dir_source(&first), dir_source(&second)],
+            ..Config::default()
+        };
+
+        let all = super::super::run(&config);
+        let mut templates = Vec::new();
+        let mut diagrams = BTreeMap::new();
+        let mut batches = 0;
+        let report = OneShot::read(&config)
+            .run(|batch| {
+                batches += 1;
+                assert!(batch.templates.len() <= BATCH);
+                templates.extend(batch.templates);
+                diagrams.extend(batch.diagrams);
+                Ok::<_, ()>(())
+            })
+            .unwrap();
+        assert_eq!(batches, 3);
+        assert_eq!(report.templates, all.templates.len());
+        assert_eq!(to_yaml(&templates), to_yaml(&all.templates));
+        assert_eq!(report.diagnostics, all.diagnostics);
+        assert_eq!(report.summary(), all.summary());
+        assert_eq!(
+            diagrams.keys().collect::<Vec<_>>(),
+            all.diagrams.keys().collect::<Vec<_>>()
+        );
+        assert!(
+            report
+                .diagnostics
+                .iter()
+                .any(|d| d.file.ends_with("second/flow-2.sw.json")
+                    && d.message.contains("nowhere.json")),
+            "{:#?}",
+            report.diagnostics
+        );
+        assert!(
+            templates
+                .iter()
+                .any(|t| t.spec.parameters != serde_json::json!([]))
+        );
+    }
+}
