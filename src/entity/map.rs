@@ -325,7 +325,7 @@ fn form_of(schema: &serde_json::Value, title: &str) -> Result<serde_json::Value,
 }
 
 /// The length of a value's compact JSON, without building it.
-fn json_size(value: &serde_json::Value) -> usize {
+pub fn json_size(value: &serde_json::Value) -> usize {
     struct Count(usize);
     impl std::io::Write for Count {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

@@ -21,9 +21,17 @@ use crate::entity::{self, MapOptions, Template};
 use crate::source::Deferred;
 use crate::workflow::{Diagnostic, SchemaResolver, Severity, Workflow};
 
-/// Workflows mapped per batch. A batch holds its workflows' resolved schemas while it maps them
-/// and their forms (each at most [`entity::MAX_FORM_BYTES`] as JSON) until it is written.
+/// Templates per batch at most. A batch holds its templates' forms until it is written (each at
+/// most [`entity::MAX_FORM_BYTES`] as JSON, a tree several times that in memory), and the
+/// resolved schemas of the workflows being mapped.
 pub const BATCH: usize = 64;
+
+/// A batch ends early once its forms reach this many bytes as JSON: 16 of the largest forms,
+/// where 64 of them would hold ~150 MB of JSON trees.
+pub const BATCH_FORM_BYTES: usize = 4 << 20;
+
+/// Workflows mapped in parallel at a time, per thread, while a batch fills.
+const WAVE_PER_THREAD: usize = 4;
 
 /// Every source read and merged, its templates named, nothing mapped yet.
 pub struct OneShot {
@@ -131,19 +139,28 @@ impl OneShot {
     pub fn run<E>(self, mut write: impl FnMut(Batch) -> Result<(), E>) -> Result<Report, E> {
         let mut diagnostics = Vec::new();
         let mut mapped = 0;
-        for batch in self.named.chunks(BATCH) {
-            let made: Vec<(Template, Arc<diagram::Source>, Vec<Diagnostic>)> = batch
-                .par_iter()
-                .map_init(
-                    || self.resolvers(),
-                    |resolvers, (i, name)| self.map(resolvers, &self.merge.workflows[*i], name),
-                )
-                .collect();
+        let wave = WAVE_PER_THREAD * rayon::current_num_threads().max(1);
+        let mut rest = self.named.as_slice();
+        while !rest.is_empty() {
             let mut out = Batch::default();
-            for (template, diagram, notes) in made {
-                diagnostics.extend(notes);
-                out.diagrams.insert(template.metadata.name.clone(), diagram);
-                out.templates.push(template);
+            let mut form_bytes = 0;
+            while !rest.is_empty() && out.templates.len() < BATCH && form_bytes < BATCH_FORM_BYTES {
+                let (now, later) =
+                    rest.split_at(wave.min(rest.len()).min(BATCH - out.templates.len()));
+                rest = later;
+                let made: Vec<(Template, Arc<diagram::Source>, Vec<Diagnostic>)> = now
+                    .par_iter()
+                    .map_init(
+                        || self.resolvers(),
+                        |resolvers, (i, name)| self.map(resolvers, &self.merge.workflows[*i], name),
+                    )
+                    .collect();
+                for (template, diagram, notes) in made {
+                    form_bytes += entity::map::json_size(&template.spec.parameters);
+                    diagnostics.extend(notes);
+                    out.diagrams.insert(template.metadata.name.clone(), diagram);
+                    out.templates.push(template);
+                }
             }
             mapped += out.templates.len();
             write(out)?;
