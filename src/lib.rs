@@ -27,7 +27,8 @@
 //! - [`diagram`]: draws a workflow's states and transitions as an SVG (pure, deterministic).
 //! - [`entity`]: maps workflows to Backstage `Template` entities (names, form, step); pure.
 //! - [`plan`]: what must change between what is published and what is desired.
-//! - [`pipeline`]: read, merge and map once, for the `export` and `check` commands.
+//! - [`pipeline`]: read, merge and map: all at once for the daemon, a batch at a time for the
+//!   `export` and `check` commands.
 //! - [`sink`]: where entities go: export (stdout or a folder), serve (the HTTP shard documents),
 //!   catalog (the Backstage REST client and the reconciliation that keeps the catalog in step).
 //! - [`webhook`], [`cloudevent`]: what push webhooks and CloudEvents `POST /events` receives say.
