@@ -583,6 +583,55 @@ fn git_and_a_folder_give_identical_workflows_for_identical_files() {
     assert_eq!(strip(&from_git), strip(&from_dir));
 }
 
+#[test]
+fn a_repository_exported_a_batch_at_a_time_gives_what_mapping_all_at_once_gives() {
+    let f = Fixture::new();
+    // A schema that does not resolve: its warning names the file in the repository.
+    f.work.write(
+        "team-c/broken.sw.yaml",
+        "id: broken\ndataInputSchema: nowhere.json\nstart: s\nstates: [{name: s, type: operation, end: true}]\n",
+    );
+    f.work.commit("a broken schema");
+    let token = f.tmp.path().join("token");
+    std::fs::write(&token, TOKEN).unwrap();
+    let file = f.tmp.path().join("config.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "stateDir: {}\nsources:\n  - type: git\n    url: {}\n    timeout: 10s\n    auth: {{tokenFile: {}}}\n",
+            f.tmp.path().join("state").display(),
+            f.http.url("flows"),
+            token.display()
+        ),
+    )
+    .unwrap();
+    let config = orchestrator_provider::config::Layers::new()
+        .file(&file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let all = orchestrator_provider::pipeline::run(&config);
+    let mut templates = Vec::new();
+    let report = orchestrator_provider::pipeline::oneshot::OneShot::read(&config)
+        .run(|batch| {
+            templates.extend(batch.templates);
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+    let yaml = orchestrator_provider::entity::to_yaml(&templates);
+    assert_eq!(yaml, orchestrator_provider::entity::to_yaml(&all.templates));
+    assert_eq!(report.diagnostics, all.diagnostics);
+    // The `$ref` into shared/ resolved from the commit after the read.
+    assert!(yaml.contains("title: Who"), "{yaml}");
+    assert!(
+        report.diagnostics.iter().any(
+            |d| d.file.ends_with("team-c/broken.sw.yaml") && d.message.contains("nowhere.json")
+        ),
+        "{:?}",
+        report.diagnostics
+    );
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap().flatten() {
