@@ -42,8 +42,6 @@ pub struct OneShot {
     merge: Merge,
     /// Indices into `merge.workflows` with their template names, in name order.
     named: Vec<(usize, String)>,
-    /// Where each merged workflow was read, by id, for the mapping's diagnostics.
-    places: BTreeMap<String, String>,
 }
 
 /// One batch of templates, in name order, and what each one's diagram is drawn from.
@@ -95,18 +93,14 @@ impl OneShot {
     fn new(config: &Config, reads: Vec<SourceRead>, deferred: Vec<Option<Deferred>>) -> Self {
         let mut merge = merge(&reads);
         let workflows: Vec<&Workflow> = merge.workflows.iter().map(|m| m.read(&reads)).collect();
-        let places: BTreeMap<String, String> = merge
+        let (named, unnamed) = entity::name_all(&workflows);
+        let places: BTreeMap<&str, &str> = merge
             .workflows
             .iter()
             .zip(&workflows)
-            .map(|(m, wf)| (wf.id.clone(), m.place.clone()))
+            .map(|(m, wf)| (wf.id.as_str(), m.place.as_str()))
             .collect();
-        let (named, unnamed) = entity::name_all(&workflows);
-        let by_place: BTreeMap<&str, &str> = places
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let unnamed: Vec<Diagnostic> = unnamed.into_iter().map(|d| placed(d, &by_place)).collect();
+        let unnamed: Vec<Diagnostic> = unnamed.into_iter().map(|d| placed(d, &places)).collect();
         merge.diagnostics.extend(unnamed);
         Self {
             options: MapOptions::from_config(&config.templates).with_diagrams(&config.diagrams),
@@ -114,7 +108,6 @@ impl OneShot {
             deferred,
             merge,
             named,
-            places,
         }
     }
 
@@ -184,8 +177,8 @@ impl OneShot {
             .collect()
     }
 
-    /// The merged workflow `m` with its input schema, and the schema's warnings under its
-    /// source.
+    /// The input schema of read `read`'s `index`-th workflow when that read deferred it (else
+    /// `None`: the workflow has its own), and its warnings under the source's name.
     fn resolved(
         &self,
         resolvers: &mut [Option<SchemaResolver<'_>>],
@@ -221,14 +214,15 @@ impl OneShot {
             workflow.to_mut().input_schema = schema;
         }
         let (template, notes) = entity::map_one(&workflow, name.to_owned(), &self.options);
-        let by_place = |d: Diagnostic| {
-            let place = d.workflow_id.as_ref().and_then(|id| self.places.get(id));
-            Diagnostic {
-                file: place.cloned().unwrap_or(d.file),
-                ..d
-            }
-        };
-        diagnostics.extend(notes.into_iter().map(by_place));
+        // Under the place the workflow was read (the mapper knows only its own path).
+        diagnostics.extend(notes.into_iter().map(|d| Diagnostic {
+            file: if d.workflow_id.as_ref() == Some(&workflow.id) {
+                m.place.clone()
+            } else {
+                d.file
+            },
+            ..d
+        }));
         let diagram = diagram_source(&workflow, &template);
         (template, diagram, diagnostics)
     }
@@ -245,8 +239,8 @@ impl OneShot {
             .deferred
             .iter()
             .enumerate()
-            .filter(|(_, d)| d.is_some())
-            .flat_map(|(read, d)| (0..d.as_ref().map_or(0, Deferred::len)).map(move |i| (read, i)))
+            .filter_map(|(read, d)| Some((read, d.as_ref()?.len())))
+            .flat_map(|(read, len)| (0..len).map(move |i| (read, i)))
             .filter(|key| !mapped.contains(key))
             .collect();
         rest.par_iter()
