@@ -1,6 +1,6 @@
 //! Reading a commit: the workflows under `paths` at one commit, through the same
-//! [`scan`](crate::source::scan) a folder uses, each with links to its file at the branch or tag and the commit that last
-//! changed it.
+//! [`scan`](crate::source::scan) a folder uses, each with links to its file at the branch or
+//! tag and the commit that last changed it.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
