@@ -578,6 +578,15 @@ async fn faults_give_the_right_errors() {
         }
         other => panic!("{other:?}"),
     }
+    // An answer without end is refused once it passes the limit, not held until the timeout.
+    let r = fault(Fault::Endless).await.unwrap();
+    match r {
+        Err(e @ DataIndexError::TooLarge { .. }) => {
+            assert!(e.to_string().contains("pageSize"), "{e}");
+            assert_eq!(e.kind(), "invalid_response");
+        }
+        other => panic!("{other:?}"),
+    }
     let r = fault(Fault::EmptyList).await.unwrap();
     assert_eq!(
         r.unwrap(),

@@ -383,6 +383,11 @@ async fn fetch_input_schema(http: &reqwest::Client, url: &str) -> Result<Value, 
         .map_err(|e| crate::redact::text(&e))
 }
 
+/// The most bytes a workflow service's answer for one input schema may have: four times the
+/// bytes an input schema may expand to (`workflow::MAX_SCHEMA_BYTES`, 1 MiB), which is itself
+/// four times the largest form.
+pub const MAX_SCHEMA_ANSWER_BYTES: usize = 4 * crate::workflow::MAX_SCHEMA_BYTES;
+
 async fn fetch_input_schema_once(http: &reqwest::Client, url: &str) -> Result<Value, String> {
     let response = http
         .get(url)
@@ -408,9 +413,25 @@ async fn fetch_input_schema_once(http: &reqwest::Client, url: &str) -> Result<Va
             }
         ));
     }
-    let body: Value = response
-        .json()
-        .await
+    let bytes = match super::bounded_body::read(response, MAX_SCHEMA_ANSWER_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(super::bounded_body::BodyError::TooLarge) => {
+            return Err(format!(
+                "the answer is over {MAX_SCHEMA_ANSWER_BYTES} bytes, more than any input schema that can become a form"
+            ));
+        }
+        Err(super::bounded_body::BodyError::Transport(e)) => {
+            return Err(if e.is_timeout() {
+                "no answer in time".to_owned()
+            } else {
+                format!(
+                    "reading the answer failed ({})",
+                    super::data_index::root_cause(&e)
+                )
+            });
+        }
+    };
+    let body: Value = serde_json::from_slice(&bytes)
         .map_err(|e| crate::redact::text(&format!("the answer is not JSON ({e})")))?;
     match body.get("inputSchema") {
         Some(schema @ Value::Object(_)) => Ok(schema.clone()),
@@ -422,6 +443,41 @@ async fn fetch_input_schema_once(http: &reqwest::Client, url: &str) -> Result<Va
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A workflow service answering 200 with the start of an answer and then spaces without end.
+    async fn endless_service() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let app = axum::Router::new().route(
+            "/management/processes/{id}",
+            axum::routing::get(|| async {
+                let start = bytes::Bytes::from_static(br#"{"id": "x", "inputSchema": {"title": ""#);
+                let spaces = bytes::Bytes::from(vec![b' '; 1 << 20]);
+                let chunks = std::iter::once(start).chain(std::iter::repeat(spaces));
+                axum::body::Body::from_stream(futures_util::stream::iter(
+                    chunks.map(Ok::<_, std::convert::Infallible>),
+                ))
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_workflow_service_answer_without_end_is_refused_past_the_limit() {
+        let url = endless_service().await;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let err = fetch_input_schema_once(&http, &format!("{url}/management/processes/x"))
+            .await
+            .unwrap_err();
+        assert!(
+            err.contains(&format!("over {MAX_SCHEMA_ANSWER_BYTES} bytes")),
+            "{err}"
+        );
+    }
 
     #[test]
     fn names_never_carry_credentials() {

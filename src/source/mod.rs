@@ -12,6 +12,7 @@
 //! - [`paths`]: the command line's folders and files as folder sources.
 //! - [`data_index`]: the Data Index's GraphQL client; [`deployments`]: a Data Index as a source.
 
+pub mod bounded_body;
 pub mod bundled;
 pub mod configured;
 pub mod data_index;

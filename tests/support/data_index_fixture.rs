@@ -158,6 +158,8 @@ pub enum Fault {
     Garbage,
     /// Answer as if there were no rows.
     EmptyList,
+    /// HTTP 200, the start of a listing and then spaces without end (chunked, 1 MiB a chunk).
+    Endless,
 }
 
 /// One request the fixture received.
@@ -336,6 +338,20 @@ async fn graphql(State(inner): State<Arc<Inner>>, body: String) -> Response {
                 .into_response();
         }
         Fault::EmptyList => empty = true,
+        Fault::Endless => {
+            let start = axum::body::Bytes::from_static(br#"{"data": {"ProcessDefinitions": ["#);
+            let spaces = axum::body::Bytes::from(vec![b' '; 1 << 20]);
+            let chunks = std::iter::once(start).chain(std::iter::repeat(spaces));
+            let body = axum::body::Body::from_stream(futures_util::stream::iter(
+                chunks.map(Ok::<_, std::convert::Infallible>),
+            ));
+            return (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+                .into_response();
+        }
     }
     let rows = if empty {
         Vec::new()

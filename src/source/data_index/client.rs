@@ -14,6 +14,13 @@ use super::query::{
 };
 use super::row::Deployment;
 use crate::config::without_userinfo;
+use crate::source::bounded_body::{self, BodyError};
+
+/// The most bytes one Data Index answer may have. A page of 1000 rows with their `source`
+/// fields is a few MB for real workflows (the corpus's files average a few KB, and one file may
+/// be at most `parsing.maxFileBytes`); beyond this an answer is refused, so a hostile or broken
+/// Data Index cannot make the daemon hold more than this per request.
+pub const MAX_ANSWER_BYTES: usize = 64 << 20;
 
 /// A client for one Data Index.
 #[derive(Clone)]
@@ -261,7 +268,16 @@ impl DataIndexClient {
         }
         let response = request.send().await.map_err(|e| self.transport(e))?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| self.transport(e))?;
+        let bytes = match bounded_body::read(response, MAX_ANSWER_BYTES).await {
+            Ok(bytes) => bytes,
+            Err(BodyError::Transport(e)) => return Err(self.transport(e)),
+            Err(BodyError::TooLarge) => {
+                return Err(DataIndexError::TooLarge {
+                    url: self.url.clone(),
+                    limit: MAX_ANSWER_BYTES,
+                });
+            }
+        };
         let text = String::from_utf8_lossy(&bytes);
         // `{"data": null}` is a GraphQL response; `{}` or `[1]` is not.
         let parsed: Option<GraphqlResponse> = serde_json::from_slice::<GraphqlResponse>(&bytes)

@@ -45,6 +45,10 @@ pub enum DataIndexError {
         snippet: String,
     },
     #[error(
+        "Data Index {url}: an answer is over {limit} bytes, more than a Data Index page should be; lower the source's `pageSize` (each page of rows, and each page of their `source` fields, is one answer)"
+    )]
+    TooLarge { url: String, limit: usize },
+    #[error(
         "Data Index {url}: has no `ProcessDefinitions` query, so it is older than Kogito Data Index 1.44.0; orchestrator-provider needs Data Index 1.44.0 or later (SonataFlow / Apache KIE 10.x recommended): upgrade the Data Index"
     )]
     Unsupported { url: String },
@@ -61,7 +65,9 @@ impl DataIndexError {
             DataIndexError::Http { .. } => "http",
             DataIndexError::Graphql { .. } => "graphql",
             DataIndexError::NoData { .. } => "no_data",
-            DataIndexError::InvalidResponse { .. } => "invalid_response",
+            DataIndexError::InvalidResponse { .. } | DataIndexError::TooLarge { .. } => {
+                "invalid_response"
+            }
             DataIndexError::Unsupported { .. } => "unsupported",
             DataIndexError::Request { .. } => "request",
         }

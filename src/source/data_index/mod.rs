@@ -38,7 +38,7 @@ mod select;
 mod versions;
 
 pub use crate::workflow::Availability;
-pub use client::DataIndexClient;
+pub use client::{DataIndexClient, MAX_ANSWER_BYTES};
 pub use error::DataIndexError;
 pub(crate) use error::root_cause;
 pub use query::{Capabilities, INTROSPECTION_QUERY, SOURCE_QUERY, WORKFLOW_TYPE, list_query};
