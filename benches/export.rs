@@ -13,6 +13,8 @@
 
 #[path = "support/generate.rs"]
 mod generate;
+#[path = "../tests/support/peak_rss.rs"]
+mod peak_rss;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -98,10 +100,7 @@ fn main() {
 }
 
 /// Runs `export DIR > /dev/null` with the real binary; its peak RSS in MB.
-// The child is reaped by `wait4`, which also reports its peak RSS; clippy sees no `wait()`.
-#[allow(clippy::zombie_processes)]
 fn export_rss(binary: &str, root: &Path) -> f64 {
-    use std::os::unix::process::ExitStatusExt;
     let child = Command::new(binary)
         .arg("export")
         .arg(root)
@@ -109,14 +108,9 @@ fn export_rss(binary: &str, root: &Path) -> f64 {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut status = 0;
-    // SAFETY: `rusage` is plain data that wait4 fills; the pid is our own unwaited child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
-    let status = std::process::ExitStatus::from_raw(status);
+    let (status, mb) = peak_rss::wait(child);
     assert!(status.success(), "export failed: {status}");
-    usage.ru_maxrss as f64 / 1024.0
+    mb
 }
 
 fn measure(mut f: impl FnMut()) -> Vec<Duration> {

@@ -11,6 +11,9 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
+#[path = "support/peak_rss.rs"]
+mod peak_rss;
+
 /// `{"$defs": {"S": target}, "properties": {"p0": {"$ref": "#/$defs/S"}, ...}}`.
 fn many_refs_to(target: Value, refs: usize) -> String {
     let properties: serde_json::Map<String, Value> = (0..refs)
@@ -19,12 +22,9 @@ fn many_refs_to(target: Value, refs: usize) -> String {
     json!({"type": "object", "$defs": {"S": target}, "properties": properties}).to_string()
 }
 
-/// Runs `check DIR` with the real binary: its stderr and peak RSS in MB (`ru_maxrss` from
-/// `wait4`, as `benches/export.rs` measures it).
-// The child is reaped by `wait4`, which also reports its peak RSS; clippy sees no `wait()`.
-#[allow(clippy::zombie_processes)]
+/// Runs `check DIR` with the real binary: its stderr and peak RSS in MB (as `benches/export.rs`
+/// measures it).
 fn check_rss(dir: &Path) -> (String, f64) {
-    use std::os::unix::process::ExitStatusExt;
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("orchestrator-provider"))
         .arg("check")
         .arg(dir)
@@ -39,14 +39,9 @@ fn check_rss(dir: &Path) -> (String, f64) {
         .unwrap()
         .read_to_string(&mut stderr)
         .unwrap();
-    let mut status = 0;
-    // SAFETY: `rusage` is plain data that wait4 fills; the pid is our own unwaited child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
-    let status = std::process::ExitStatus::from_raw(status);
+    let (status, mb) = peak_rss::wait(child);
     assert_eq!(status.code(), Some(0), "{stderr}");
-    (stderr, usage.ru_maxrss as f64 / 1024.0)
+    (stderr, mb)
 }
 
 #[test]

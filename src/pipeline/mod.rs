@@ -351,13 +351,7 @@ pub fn assemble_into<T: Send>(
     let mut diagnostics = std::mem::take(&mut merge.diagnostics);
     let workflows: Vec<Cow<'_, Workflow>> =
         merge.workflows.iter().map(|m| m.workflow(reads)).collect();
-    // Where each workflow was read, for the mapping's diagnostics.
-    let places: BTreeMap<&str, &str> = merge
-        .workflows
-        .iter()
-        .zip(&workflows)
-        .map(|(m, wf)| (wf.id.as_str(), m.place.as_str()))
-        .collect();
+    let places = places(&merge.workflows, &workflows);
     let (mapped, mapping) = entity::map_all_into(
         &workflows,
         &entity::MapOptions::from_config(&config.templates).with_diagrams(&config.diagrams),
@@ -383,6 +377,19 @@ pub fn assemble_into<T: Send>(
         failed_sources: merge.failed_sources,
         diagrams,
     }
+}
+
+/// Where each of the merged workflows (`workflows`, in the same order) was read, by id, for the
+/// mapping's diagnostics.
+fn places<'a, W: std::borrow::Borrow<Workflow>>(
+    merged: &'a [Merged],
+    workflows: &'a [W],
+) -> BTreeMap<&'a str, &'a str> {
+    merged
+        .iter()
+        .zip(workflows)
+        .map(|(m, wf)| (wf.borrow().id.as_str(), m.place.as_str()))
+        .collect()
 }
 
 /// A mapping diagnostic under the place its workflow was read (the mapper knows only the

@@ -14,7 +14,9 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::{Merge, Merged, SourceRead, diagram_source, merge, placed, qualify, read_all, summary};
+use super::{
+    Merge, Merged, SourceRead, diagram_source, merge, placed, places, qualify, read_all, summary,
+};
 use crate::config::Config;
 use crate::diagram;
 use crate::entity::{self, MapOptions, Template};
@@ -94,12 +96,7 @@ impl OneShot {
         let mut merge = merge(&reads);
         let workflows: Vec<&Workflow> = merge.workflows.iter().map(|m| m.read(&reads)).collect();
         let (named, unnamed) = entity::name_all(&workflows);
-        let places: BTreeMap<&str, &str> = merge
-            .workflows
-            .iter()
-            .zip(&workflows)
-            .map(|(m, wf)| (wf.id.as_str(), m.place.as_str()))
-            .collect();
+        let places = places(&merge.workflows, &workflows);
         let unnamed: Vec<Diagnostic> = unnamed.into_iter().map(|d| placed(d, &places)).collect();
         merge.diagnostics.extend(unnamed);
         Self {
