@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use catalog::{Catalog, Options};
-use process::{Daemon, TICK_MS, cpu_ticks, metric_sums, wait_until};
+use process::{Daemon, TICK_MS, cpu_ticks, metric_sums, rss, wait_until};
 use serde_json::Value;
 
 const N: usize = 1000;
@@ -372,17 +372,4 @@ async fn daemon_run(binary: &str, dir: &Path, flows: &Path) -> Results {
         rss_mb: rss,
         hwm_mb: hwm,
     }
-}
-
-fn rss(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kb = |key: &str| -> f64 {
-        status
-            .lines()
-            .find(|l| l.starts_with(key))
-            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            .unwrap_or(0.0)
-            / 1024.0
-    };
-    (kb("VmRSS"), kb("VmHWM"))
 }

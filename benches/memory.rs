@@ -18,7 +18,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use process::Daemon;
+use process::{Daemon, status_kb};
 use serde_json::Value;
 
 fn main() {
@@ -84,7 +84,7 @@ fn main() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let ready = started.elapsed();
-    let peak_start = kb(pid, "VmHWM");
+    let peak_start = status_kb(pid, "VmHWM");
     let first = rt.block_on(status(&http, &base));
     let templates = first["templates"].as_u64().unwrap() as f64;
     let rest_start = rest(pid);
@@ -112,7 +112,7 @@ fn main() {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
-    let peak_edits = kb(pid, "VmHWM");
+    let peak_edits = status_kb(pid, "VmHWM");
     let rest_edits = rest(pid);
     drop(daemon);
 
@@ -170,23 +170,13 @@ async fn status(http: &reqwest::Client, base: &str) -> Value {
 }
 
 /// A `/proc/<pid>/status` field in kB.
-fn kb(pid: u32, field: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap()
-}
-
 /// RSS at rest: the median of 100 samples 100 ms apart, from 10 s on.
 fn rest(pid: u32) -> f64 {
     std::thread::sleep(Duration::from_secs(10));
     let mut samples: Vec<f64> = (0..100)
         .map(|_| {
             std::thread::sleep(Duration::from_millis(100));
-            kb(pid, "VmRSS")
+            status_kb(pid, "VmRSS")
         })
         .collect();
     samples.sort_by(f64::total_cmp);

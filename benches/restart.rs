@@ -22,7 +22,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use catalog::{Catalog, Options};
-use process::{Daemon, metric_sums, wait_until};
+use process::{Daemon, metric_sums, rss, wait_until};
 use serde_json::Value;
 
 const N: usize = 1000;
@@ -56,20 +56,6 @@ async fn ready(port: u16) -> bool {
     reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
         .await
         .is_ok_and(|r| r.status() == 200)
-}
-
-/// VmRSS and VmHWM of a process, in MB.
-fn rss(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kb = |key: &str| -> f64 {
-        status
-            .lines()
-            .find(|l| l.starts_with(key))
-            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            .unwrap_or(0.0)
-            / 1024.0
-    };
-    (kb("VmRSS"), kb("VmHWM"))
 }
 
 /// SIGTERM, then the time until the process exits.

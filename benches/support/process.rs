@@ -34,6 +34,24 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A field of `/proc/<pid>/status` in kB (`VmRSS`, the resident set now; `VmHWM`, its peak).
+pub fn status_kb(pid: u32, field: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// VmRSS and VmHWM of a process, in MB.
+pub fn rss(pid: u32) -> (f64, f64) {
+    (
+        status_kb(pid, "VmRSS") / 1024.0,
+        status_kb(pid, "VmHWM") / 1024.0,
+    )
+}
+
 /// Milliseconds per clock tick of `/proc/<pid>/stat` (USER_HZ is 100 on Linux).
 pub const TICK_MS: f64 = 10.0;
 
