@@ -218,20 +218,14 @@ pub(crate) fn test_entities(
     version: &str,
 ) -> Entities {
     use crate::entity::{MapOptions, map_all};
-    use crate::workflow::{Origin, Workflow};
+    use crate::workflow::Workflow;
     let workflows: Vec<Workflow> = workflows
         .into_iter()
         .map(|(id, name)| Workflow {
             id,
             name,
-            description: None,
             version: Some(version.into()),
-            annotations: vec![],
-            metadata: Default::default(),
-            input_schema: None,
-            origin: Origin::default(),
-            deployment: None,
-            graph: Default::default(),
+            ..Workflow::default()
         })
         .collect();
     map_all(&workflows, &MapOptions::default())
@@ -244,7 +238,7 @@ pub(crate) fn test_entities(
 mod tests {
     use super::*;
     use crate::entity::{MapOptions, map_all};
-    use crate::workflow::{Origin, Workflow};
+    use crate::workflow::Workflow;
 
     fn items(ids: &[&str], version: &str) -> Entities {
         test_entities(ids.iter().map(|id| (id.to_string(), None)), version)
@@ -272,12 +266,8 @@ mod tests {
             name: Some("yes".into()),
             description: Some("a: b # not a comment".into()),
             version: Some("1.10".into()),
-            annotations: vec![],
-            metadata: Default::default(),
             input_schema: Some(schema),
-            origin: Origin::default(),
-            deployment: None,
-            graph: Default::default(),
+            ..Workflow::default()
         };
         for t in map_all(&[workflow], &MapOptions::default()) {
             let expected = serde_json::to_value(&t).unwrap();

@@ -1,8 +1,6 @@
 //! Snapshot tests of the Templates the mapper writes, one per hard case, plus YAML round trips
 //! and determinism. Snapshots hold the YAML exactly as it is published.
 
-use std::collections::BTreeMap;
-
 use globset::Glob;
 use orchestrator_provider::entity::{
     MapOptions, OwnerRule, Template, is_valid_name, map_all, to_yaml, to_yaml_one,
@@ -13,20 +11,12 @@ use serde_json::{Value, json};
 fn wf(id: &str) -> Workflow {
     Workflow {
         id: id.into(),
-        name: None,
-        description: None,
-        version: None,
-        annotations: Vec::new(),
-        metadata: BTreeMap::new(),
-        input_schema: None,
         origin: Origin {
             path: "flows/workflow.sw.yaml".into(),
             sha256: "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0".into(),
-            custom_resource: false,
-            links: None,
+            ..Origin::default()
         },
-        deployment: None,
-        graph: Default::default(),
+        ..Workflow::default()
     }
 }
 

@@ -247,20 +247,13 @@ fn widgets(v: &Value) -> Vec<String> {
 fn workflow(id: &str, schema: Value) -> Workflow {
     Workflow {
         id: id.into(),
-        name: None,
-        description: None,
-        version: None,
-        annotations: Vec::new(),
-        metadata: BTreeMap::new(),
         input_schema: Some(schema),
         origin: Origin {
             path: format!("{id}.sw.yaml"),
             sha256: "00".repeat(32),
-            custom_resource: false,
-            links: None,
+            ..Origin::default()
         },
-        deployment: None,
-        graph: Default::default(),
+        ..Workflow::default()
     }
 }
 

@@ -434,18 +434,12 @@ fn a_schema_from_a_workflow_service_deeper_than_the_limit_gets_no_form() {
     let schema: Value = serde_json::from_str(&nested_json(60)).unwrap();
     let workflow = Workflow {
         id: "deep".into(),
-        name: None,
-        description: None,
-        version: None,
-        annotations: Vec::new(),
-        metadata: Default::default(),
         input_schema: Some(schema),
         origin: Origin {
             path: "w.sw.yaml".into(),
             ..Origin::default()
         },
-        deployment: None,
-        graph: Default::default(),
+        ..Workflow::default()
     };
     let (templates, mapping) =
         on_small_stack(move || map_all_with_diagnostics(&[workflow], &MapOptions::default()));

@@ -75,25 +75,16 @@ pub fn links(workflow: &Workflow, name: &str, opts: &MapOptions) -> Vec<EntityLi
 mod tests {
     use super::*;
     use crate::workflow::Origin;
-    use std::collections::BTreeMap;
 
     fn workflow(id: &str) -> Workflow {
         Workflow {
             id: id.into(),
-            name: None,
-            description: None,
-            version: None,
-            annotations: Vec::new(),
-            metadata: BTreeMap::new(),
-            input_schema: None,
             origin: Origin {
                 path: "f.sw.yaml".into(),
                 sha256: "00".repeat(32),
-                custom_resource: false,
-                links: None,
+                ..Origin::default()
             },
-            deployment: None,
-            graph: Default::default(),
+            ..Workflow::default()
         }
     }
 

@@ -320,20 +320,12 @@ mod tests {
     fn workflow(id: &str) -> Workflow {
         Workflow {
             id: id.into(),
-            name: None,
-            description: None,
-            version: None,
-            annotations: Vec::new(),
-            metadata: Default::default(),
-            input_schema: None,
             origin: Origin {
                 path: format!("flows/{id}.sw.yaml"),
                 sha256: "ab".repeat(32),
-                custom_resource: false,
-                links: None,
+                ..Origin::default()
             },
-            deployment: None,
-            graph: Default::default(),
+            ..Workflow::default()
         }
     }
 

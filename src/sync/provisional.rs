@@ -66,17 +66,12 @@ mod tests {
         Workflow {
             id: id.into(),
             name: Some(title.into()),
-            description: None,
-            version: None,
-            annotations: Vec::new(),
-            metadata: Default::default(),
             input_schema: form.then(|| json!({"type": "object"})),
             origin: Origin {
                 path: path.into(),
                 ..Origin::default()
             },
-            deployment: None,
-            graph: Default::default(),
+            ..Workflow::default()
         }
     }
 

@@ -32,8 +32,9 @@ use std::sync::Arc;
 
 /// One workflow definition, parsed and with its input schema resolved.
 ///
-/// Everything the mapper needs, and the states reduced to what its diagram draws.
-#[derive(Debug, Clone, PartialEq)]
+/// Everything the mapper needs, and the states reduced to what its diagram draws. `Default` is
+/// an empty workflow (no id, nothing read), for building one field by field.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Workflow {
     /// The workflow id (`id`, else `key`; `metadata.name` for a SonataFlow CR), exactly as written.
     pub id: String,
