@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Request, StatusCode};
 use base64::Engine;
 use libfuzzer_sys::fuzz_target;
 use metrics::{Counter, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, SharedString, Unit};
@@ -40,7 +40,7 @@ use orchestrator_provider::telemetry::{
     EVENTS, INSTANCE_DURATION, INSTANCE_EVENTS, INSTANCES_ABORTED, INSTANCES_ACTIVE,
     INSTANCES_COMPLETED, INSTANCES_EVICTED, INSTANCES_FAILED, INSTANCES_STARTED,
 };
-use orchestrator_provider_fuzz::split;
+use orchestrator_provider_fuzz::http_request;
 use tower::ServiceExt;
 
 const LIMITS: Limits = Limits {
@@ -138,24 +138,6 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(bytes).expect("in memory");
     gz.finish().expect("in memory")
-}
-
-/// `name: value` header lines up to the first `0xFF`, then the body (as the `cloudevent` target).
-fn http_request(data: &[u8]) -> (HeaderMap, Vec<u8>) {
-    let (head, body) = split(data);
-    let mut headers = HeaderMap::new();
-    for line in String::from_utf8_lossy(head).lines() {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.trim().as_bytes()),
-            HeaderValue::from_str(value.trim()),
-        ) {
-            headers.append(name, value);
-        }
-    }
-    (headers, body.to_vec())
 }
 
 /// Counts `decoded` on a fresh tracker with its own recorder, then counts it again, checking

@@ -36,3 +36,23 @@ pub fn split(data: &[u8]) -> (&[u8], &[u8]) {
         None => (data, &[]),
     }
 }
+
+/// An HTTP request as the CloudEvent targets read it: `name: value` header lines up to the first
+/// `0xFF` (lines that are not a valid header are skipped), then the body.
+pub fn http_request(data: &[u8]) -> (axum::http::HeaderMap, Vec<u8>) {
+    use axum::http::{HeaderMap, HeaderName, HeaderValue};
+    let (head, body) = split(data);
+    let mut headers = HeaderMap::new();
+    for line in String::from_utf8_lossy(head).lines() {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.trim().as_bytes()),
+            HeaderValue::from_str(value.trim()),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    (headers, body.to_vec())
+}
