@@ -40,14 +40,8 @@ fn main() {
     }
     let config = Config {
         sources: vec![SourceConfig::Dir(DirSourceConfig {
-            path: corpus.clone(),
-            include: vec![
-                "**/*.sw.json".into(),
-                "**/*.sw.yaml".into(),
-                "**/*.sw.yml".into(),
-            ],
-            exclude: Vec::new(),
             watch: false,
+            ..DirSourceConfig::new(corpus.clone())
         })],
         ..Config::default()
     };

@@ -237,18 +237,11 @@ async fn orphans(cat: &Catalog) -> Vec<String> {
 /// The templates the library maps `root` to, as JSON, by name.
 fn expected_templates(root: &Path, include: &[&str]) -> BTreeMap<String, Value> {
     let mut source = DirSourceConfig {
-        path: root.to_owned(),
-        include: Vec::new(),
-        exclude: Vec::new(),
         watch: false,
+        ..DirSourceConfig::new(root)
     };
     if !include.is_empty() {
         source.include = include.iter().map(|s| s.to_string()).collect();
-    } else {
-        source.include = ["**/*.sw.json", "**/*.sw.yaml", "**/*.sw.yml"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
     }
     let config = Config {
         sources: vec![SourceConfig::Dir(source)],

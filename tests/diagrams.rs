@@ -215,14 +215,8 @@ fn every_corpus_workflow_that_maps_to_a_template_renders() {
     let checked = check_files(&workflow_files(&root));
     let config = Config {
         sources: vec![SourceConfig::Dir(DirSourceConfig {
-            path: root,
-            include: vec![
-                "**/*.sw.json".into(),
-                "**/*.sw.yaml".into(),
-                "**/*.sw.yml".into(),
-            ],
-            exclude: Vec::new(),
             watch: false,
+            ..DirSourceConfig::new(root)
         })],
         ..Config::default()
     };

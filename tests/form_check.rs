@@ -78,12 +78,8 @@ fn corpus_config(widgets: WidgetsConfig) -> Option<Config> {
     let root = scaffolder::corpus()?;
     let mut config = Config {
         sources: vec![SourceConfig::Dir(DirSourceConfig {
-            path: root,
-            include: ["**/*.sw.json", "**/*.sw.yaml", "**/*.sw.yml"]
-                .map(String::from)
-                .into(),
-            exclude: Vec::new(),
             watch: false,
+            ..DirSourceConfig::new(root)
         })],
         ..Config::default()
     };

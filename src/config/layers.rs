@@ -280,7 +280,7 @@ fn parse_scalar(raw: &str) -> Result<Value, String> {
 mod tests {
     use super::*;
     use crate::config::model::Format;
-    use crate::config::sources::{DirSourceConfig, Publish, default_include};
+    use crate::config::sources::{DirSourceConfig, Publish};
     use serde_json::json;
 
     fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
@@ -393,12 +393,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             c.sources,
-            [SourceConfig::Dir(DirSourceConfig {
-                path: "/srv/flows".into(),
-                include: default_include(),
-                exclude: vec![],
-                watch: true,
-            })]
+            [SourceConfig::Dir(DirSourceConfig::new("/srv/flows"))]
         );
     }
 

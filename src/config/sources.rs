@@ -145,6 +145,19 @@ pub struct DirSourceConfig {
     pub exclude: Vec<String>,
 }
 
+impl DirSourceConfig {
+    /// The folder `path` as a configuration file's `{type: dir, path}` gives it: watched, the
+    /// default `include`, nothing excluded.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            watch: yes(),
+            include: default_include(),
+            exclude: Vec::new(),
+        }
+    }
+}
+
 fn yes() -> bool {
     true
 }
